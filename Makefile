@@ -1,0 +1,91 @@
+# pyrometer - build, test, demo.
+#
+#   make          build ./pyrometer
+#   make check    install missing Debian packages, build, run every test tier
+#   make demo     install missing packages, build, profile the bundled demo
+#   make install  PREFIX=/usr/local (binary and man page)
+
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+CC        ?= cc
+PYTHON    ?= /usr/bin/python3
+
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude \
+             -DPYROMETER_VERSION='"$(VERSION)"'
+LDLIBS    := -lelf -lm
+
+# Debian packages the build, the tests and the demo need.
+DEB_PKGS  := gcc make libc6-dev libelf-dev libcmocka-dev python3 python3-pytest \
+             patchelf mandoc ca-certificates
+
+SRC       := $(sort $(wildcard src/*.c src/*/*.c))
+LIB_SRC   := $(filter-out src/main.c,$(SRC))
+OBJ       := $(SRC:%.c=build/%.o)
+LIB_OBJ   := $(LIB_SRC:%.c=build/%.o)
+UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
+
+.PHONY: all deps check unit functional lint-man demo install clean bench
+
+all: pyrometer
+
+pyrometer: $(OBJ)
+	$(CC) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
+
+build/libpyrometer.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+build/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+build/tests/%: tests/unit/%.c build/libpyrometer.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< build/libpyrometer.a $(LDLIBS) -lcmocka
+
+-include $(OBJ:.o=.d)
+
+# Install what is missing, or say exactly what to run.
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "make deps: installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else \
+	  echo "make deps: missing packages; run: sudo apt-get install -y$$missing" >&2; exit 1; \
+	fi
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+lint-man:
+	@out=$$(mandoc -T lint -W warning man/pyrometer.1 2>&1); \
+	if [ -n "$$out" ]; then echo "$$out"; exit 1; fi; echo "man page: lint clean"
+
+functional: pyrometer
+	$(PYTHON) -m pytest -q -rs tests/functional
+
+check: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) lint-man
+	$(MAKE) functional
+
+demo: deps
+	$(MAKE) all
+	@tools/demo
+
+bench: pyrometer
+	tools/bench
+
+install: pyrometer
+	install -D -m 0755 pyrometer $(DESTDIR)$(PREFIX)/bin/pyrometer
+	install -D -m 0644 man/pyrometer.1 $(DESTDIR)$(PREFIX)/share/man/man1/pyrometer.1
+
+clean:
+	rm -rf build pyrometer
