@@ -1,0 +1,50 @@
+/*
+ * cli.h - subcommands and their options.
+ *
+ * cli_parse() turns argv into a struct cli_opts; each subcommand runs from
+ * it and returns the process exit status (enum cli_exit). Only main() exits.
+ */
+#ifndef PYROMETER_CLI_H
+#define PYROMETER_CLI_H
+
+#include <sys/types.h>
+
+enum cli_exit {
+	EXIT_OK = 0,
+	EXIT_USAGE = 1,       /* bad command line */
+	EXIT_CANNOT = 2,      /* could not profile: no process, permission, not CPython... */
+};
+
+enum cli_cmd { CMD_NONE, CMD_RECORD, CMD_DUMP, CMD_HELP, CMD_VERSION };
+
+struct cli_opts {
+	enum cli_cmd cmd;
+	pid_t pid;
+	unsigned hz;          /* -F */
+	double duration;      /* -d, seconds; 0 = until stopped */
+	const char *output;   /* -o, NULL = table on stdout */
+	int threads;          /* --threads */
+};
+
+/*
+ * Parse argv. Returns -1 when parsing succeeded and the command should run,
+ * or an exit status when it is already handled (help printed: EXIT_OK;
+ * error printed: EXIT_USAGE).
+ */
+int cli_parse(int argc, char **argv, struct cli_opts *o);
+
+void cli_usage(const char *cmd);
+
+int cmd_record(const struct cli_opts *o);
+int cmd_dump(const struct cli_opts *o);
+
+/* One-line error on stderr, "pyrometer: ..." */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Attach-time failures, shared by record and dump: print the message for
+ * -errno r from target_check()/py_attach() and return EXIT_CANNOT.
+ */
+int cli_attach_error(pid_t pid, int r, const char *detail);
+
+#endif

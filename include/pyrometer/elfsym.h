@@ -1,0 +1,43 @@
+/*
+ * elfsym.h - symbols and load segments of an ELF file on disk.
+ *
+ * The file belongs to (or is mapped by) the target, so it is untrusted:
+ * libelf does the parsing and every index and size is checked here.
+ */
+#ifndef PYROMETER_ELFSYM_H
+#define PYROMETER_ELFSYM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct target_maps;
+
+#define ELFSYM_MAX_LOADS 16
+
+struct elfsym_load {
+	uint64_t vaddr, offset, memsz;
+};
+
+struct elfsym_file {
+	int type;                 /* ET_EXEC, ET_DYN, ... */
+	size_t nloads;
+	struct elfsym_load loads[ELFSYM_MAX_LOADS];
+};
+
+/*
+ * Look up n symbol names in .dynsym, then .symtab; values[i] gets st_value,
+ * or 0 when the file has no such defined symbol. Returns 0, or -errno
+ * (-ENOEXEC for a file that is not a usable ELF).
+ */
+int elfsym_lookup(const char *path, const char *const *names, uint64_t *values,
+		  size_t n, struct elfsym_file *info);
+
+/*
+ * Where file-relative address vaddr of the file mapped at map_path lives in
+ * the process described by maps. Returns 0 and sets *out, or -ENOENT when
+ * no mapping covers the segment holding vaddr.
+ */
+int elfsym_runtime_addr(const struct elfsym_file *info, const struct target_maps *maps,
+			const char *map_path, uint64_t vaddr, uint64_t *out);
+
+#endif

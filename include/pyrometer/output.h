@@ -1,0 +1,50 @@
+/*
+ * output.h - writers: one file per format behind one small interface.
+ *
+ * Every writer reads the same aggregated profile. Names in it come from the
+ * target and are untrusted: each writer escapes them for its own format.
+ * Files are written to a temporary name in the destination's directory and
+ * renamed when complete, so a killed profiler never leaves half a file.
+ */
+#ifndef PYROMETER_OUTPUT_H
+#define PYROMETER_OUTPUT_H
+
+#include <stdio.h>
+
+struct profile;
+
+struct output_opts {
+	int threads;         /* keep the per-thread root frames */
+	int top;             /* rows for the table (0: all) */
+};
+
+struct writer {
+	const char *name;
+	const char *const *exts;   /* NULL-terminated file name endings */
+	int (*write)(FILE *f, const struct profile *p, const struct output_opts *o);
+};
+
+extern const struct writer writer_csv;
+extern const struct writer writer_folded;
+extern const struct writer writer_table;
+
+/* The writer a file name asks for by its ending, or NULL. */
+const struct writer *output_for_path(const char *path);
+
+/*
+ * Check that path can be created (its directory is writable) before any
+ * work is done. 0 or -errno.
+ */
+int output_check_path(const char *path);
+
+/* Write through a temporary file and rename. 0 or -errno. */
+int output_write_file(const struct writer *w, const char *path, const struct profile *p,
+		      const struct output_opts *o);
+
+/* Escaping shared by writers. Each appends to out (cap bytes, NUL-terminated,
+ * cut when full) and returns the length it would have had. */
+size_t esc_csv(char *out, size_t cap, const char *s);       /* RFC 4180 + formula guard */
+size_t esc_frame(char *out, size_t cap, const char *s);     /* collapsed stacks: no ';' or controls */
+size_t esc_term(char *out, size_t cap, const char *s);      /* terminal: controls as \xNN */
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * profile.h - the aggregated profile: interned frames, a trie of stacks,
+ * and sample counts per stack.
+ *
+ * A frame is (name, file, line, kind) with name and file interned by the
+ * caller (a strpool that outlives the profile): frames are compared by
+ * pointer. A stack is a path in the trie from the root; each node counts the
+ * samples whose stack ended exactly there ("self").
+ *
+ * Ownership: the profile owns its arrays; it does not own the strings.
+ */
+#ifndef PYROMETER_PROFILE_H
+#define PYROMETER_PROFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum prof_kind {
+	PROF_PYTHON = 0,   /* a Python function at a line */
+	PROF_THREAD = 1,   /* the root "thread TID (name)" */
+	PROF_PSEUDO = 2,   /* an explicit marker: [unknown], [no Python frames] */
+};
+
+struct prof_frame {
+	const char *name;
+	const char *file;
+	int line;
+	int kind;
+};
+
+#define PROF_ROOT 0u       /* node id of the trie's root; it has no frame */
+
+struct prof_node {
+	uint32_t parent;
+	uint32_t frame;
+	uint32_t depth;        /* frames from the root, the root being 0 */
+	uint64_t self;
+};
+
+struct profile;
+
+struct profile *profile_new(void);
+void profile_free(struct profile *p);
+
+/* The id of a frame, interned; UINT32_MAX when out of memory. */
+uint32_t profile_frame(struct profile *p, const char *name, const char *file, int line,
+		       int kind);
+
+/* Count `count` samples for the stack frames[0..n) given root first.
+ * Returns the leaf node id, or UINT32_MAX when out of memory. */
+uint32_t profile_add(struct profile *p, const uint32_t *frames, size_t n, uint64_t count);
+
+uint64_t profile_samples(const struct profile *p);
+size_t profile_nframes(const struct profile *p);
+const struct prof_frame *profile_frame_get(const struct profile *p, uint32_t id);
+size_t profile_nnodes(const struct profile *p);
+const struct prof_node *profile_node(const struct profile *p, uint32_t id);
+
+/*
+ * Per-frame totals over the whole profile: self[id] = samples whose leaf is
+ * that frame, total[id] = samples whose stack holds it at least once
+ * (recursion counts once). Arrays of profile_nframes() entries, owned by the
+ * caller (free() both). 0 or -ENOMEM.
+ */
+int profile_totals(const struct profile *p, uint64_t **self, uint64_t **total);
+
+/* A copy of the profile without its thread root frames (stacks of
+ * different threads merged). NULL when out of memory. */
+struct profile *profile_without_threads(const struct profile *p);
+
+#endif

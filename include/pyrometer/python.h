@@ -1,0 +1,104 @@
+/*
+ * python.h - the one module that knows CPython.
+ *
+ * py_attach() finds the interpreter in a running process and learns its
+ * layout; after that the rest of pyrometer asks only for "the Python stack
+ * of thread T" (as raw (code object, instruction) pairs, the seam that both
+ * sampling backends feed) and for what a raw frame means (name, file, line).
+ * No offset or version test leaves src/python/.
+ *
+ * Ownership: the runtime owns its caches and its string pool; every string
+ * it hands out stays valid until py_detach().
+ */
+#ifndef PYROMETER_PYTHON_H
+#define PYROMETER_PYTHON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct target_mem;
+struct strpool;
+struct py_runtime;
+
+/*
+ * Attach to the CPython in process pid. Reads go through mem; names are
+ * interned in pool (both outlive the runtime). On failure returns -errno and
+ * writes a one-line reason (no "pyrometer:" prefix) into err:
+ *   -ESRCH   the process is not CPython (no _PyRuntime in any mapped file)
+ *   -ENOTSUP the version is not supported (err names it)
+ *   -EACCES  / -EPERM: its memory or maps may not be read
+ *   other    the interpreter's state could not be read
+ */
+int py_attach(pid_t pid, struct target_mem *mem, struct strpool *pool,
+	      struct py_runtime **out, char *err, size_t errcap);
+void py_detach(struct py_runtime *rt);
+
+/* "3.11.7" where the interpreter publishes it, else "3.9". */
+const char *py_version_string(const struct py_runtime *rt);
+
+/* One frame as sampled: which code object, which instruction. */
+struct py_raw_frame {
+	uint64_t code;       /* address of the PyCodeObject in the target */
+	int32_t instr;       /* instruction index in code units; -1 = not started */
+};
+
+/* Deepest Python stack kept per sample; deeper stacks are cut at the root. */
+#define PY_MAX_FRAMES 2048
+
+enum py_stack_flags {
+	PY_STACK_TRUNCATED = 1 << 0,  /* more than the caller's room */
+	PY_STACK_TORN      = 1 << 1,  /* the chain changed under us; frames so far kept */
+};
+
+/*
+ * The Python stack of kernel thread tid, innermost frame first, into
+ * frames[0..cap). Returns the number of frames (0: the thread runs no Python
+ * code now), or -ENOENT when tid has no Python thread state, or -EFAULT when
+ * its state could not be read. *flags gets enum py_stack_flags bits.
+ */
+int py_stack_read(struct py_runtime *rt, pid_t tid, struct py_raw_frame *frames,
+		  int cap, unsigned *flags);
+
+/* What a raw frame means. Strings are interned in the runtime's pool. */
+struct py_frame_info {
+	const char *name;    /* qualified name (plain name before 3.11) */
+	const char *file;
+	int line;            /* -1: no line */
+};
+
+/*
+ * Decode n raw frames. Code objects are decoded once and cached; cached ones
+ * are checked against the target in one batched read. A frame whose code
+ * object cannot be read gets name "[unknown code]"; interpreter-internal
+ * shim frames are left out. Returns the number of entries written to out
+ * (<= n), or -EFAULT when nothing could be checked (the target is gone).
+ */
+int py_frames_resolve(struct py_runtime *rt, const struct py_raw_frame *frames, int n,
+		      struct py_frame_info *out);
+
+/* A Python thread, as the interpreter lists it. */
+struct py_thread {
+	pid_t tid;           /* kernel thread id; 0 when it could not be learnt */
+	uint64_t tstate;     /* PyThreadState address */
+	int holds_gil;
+};
+
+/*
+ * List the Python threads of every interpreter into out[0..cap). Returns the
+ * number found (may exceed cap), or -errno.
+ */
+int py_threads(struct py_runtime *rt, struct py_thread *out, int cap);
+
+/* Forget the tid -> thread state map (a thread came or went). */
+void py_threads_changed(struct py_runtime *rt);
+
+/* Counters for the end-of-run report. */
+struct py_stats {
+	uint64_t thread_scans;
+	uint64_t code_decodes;
+	uint64_t code_invalidations;
+};
+void py_get_stats(const struct py_runtime *rt, struct py_stats *out);
+
+#endif

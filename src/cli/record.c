@@ -1,0 +1,376 @@
+/*
+ * record.c - `pyrometer record`: sample a process until told to stop, then
+ * write the profile.
+ *
+ * Each sample names a thread; its Python stack is read from the target right
+ * away (raw code/instruction pairs), decoded through the caches, and added to
+ * the profile under a root frame for the thread.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pyrometer/cli.h"
+#include "pyrometer/output.h"
+#include "pyrometer/perf.h"
+#include "pyrometer/profile.h"
+#include "pyrometer/python.h"
+#include "pyrometer/strpool.h"
+#include "pyrometer/target.h"
+
+#define THREAD_RESCAN_NS (50 * 1000000ull)
+#define MAX_TIDS 65536
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+struct thread_info {
+	pid_t tid;                /* 0 = empty slot */
+	uint32_t frame;           /* its root frame in the profile */
+	char comm[17];
+};
+
+struct recorder {
+	pid_t pid;
+	struct target_mem mem;
+	struct strpool pool;
+	struct py_runtime *rt;
+	struct profile *prof;
+	struct perf_set perf;
+
+	struct thread_info *threads;   /* open addressing on tid */
+	size_t threads_cap, nthreads;
+
+	/* counts for the report */
+	uint64_t samples, lost, unreadable, no_python;
+
+	uint32_t f_unknown, f_no_python, f_truncated;
+	struct py_raw_frame raw[PY_MAX_FRAMES];
+	struct py_frame_info info[PY_MAX_FRAMES];
+	uint32_t path[PY_MAX_FRAMES + 2];
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static const char *intern(struct recorder *r, const char *s)
+{
+	return strpool_intern(&r->pool, s, strlen(s));
+}
+
+static uint32_t thread_frame(struct recorder *r, const struct thread_info *t)
+{
+	char name[64];
+	if (t->comm[0])
+		snprintf(name, sizeof(name), "thread %d (%s)", (int)t->tid, t->comm);
+	else
+		snprintf(name, sizeof(name), "thread %d", (int)t->tid);
+	return profile_frame(r->prof, intern(r, name), intern(r, ""), 0, PROF_THREAD);
+}
+
+static struct thread_info *thread_get(struct recorder *r, pid_t tid)
+{
+	if ((r->nthreads + 1) * 2 > r->threads_cap) {
+		size_t cap = r->threads_cap ? r->threads_cap * 2 : 64;
+		struct thread_info *nv = calloc(cap, sizeof(*nv));
+		if (!nv)
+			return NULL;
+		for (size_t i = 0; i < r->threads_cap; i++) {
+			if (!r->threads[i].tid)
+				continue;
+			size_t j = (size_t)r->threads[i].tid & (cap - 1);
+			while (nv[j].tid)
+				j = (j + 1) & (cap - 1);
+			nv[j] = r->threads[i];
+		}
+		free(r->threads);
+		r->threads = nv;
+		r->threads_cap = cap;
+	}
+	size_t mask = r->threads_cap - 1;
+	size_t i = (size_t)tid & mask;
+	for (; r->threads[i].tid; i = (i + 1) & mask)
+		if (r->threads[i].tid == tid)
+			return &r->threads[i];
+	struct thread_info *t = &r->threads[i];
+	t->tid = tid;
+	target_comm(r->pid, tid, t->comm, sizeof(t->comm));
+	t->frame = thread_frame(r, t);
+	r->nthreads++;
+	return t;
+}
+
+static void on_sample(void *ctx, const struct perf_sample *s)
+{
+	struct recorder *r = ctx;
+	if (s->pid != r->pid)
+		return;
+	struct thread_info *t = thread_get(r, s->tid);
+	if (!t)
+		return;
+	r->samples++;
+	size_t n = 0;
+	r->path[n++] = t->frame;
+
+	unsigned flags = 0;
+	int got = py_stack_read(r->rt, s->tid, r->raw, PY_MAX_FRAMES, &flags);
+	if (got > 0)
+		got = py_frames_resolve(r->rt, r->raw, got, r->info);
+	if (got == -EFAULT) {
+		r->unreadable++;
+		r->path[n++] = r->f_unknown;
+	} else if (got <= 0) {
+		r->no_python++;
+		r->path[n++] = r->f_no_python;
+	} else {
+		if (flags & PY_STACK_TRUNCATED)
+			r->path[n++] = r->f_truncated;
+		for (int i = got - 1; i >= 0; i--) {
+			const struct py_frame_info *fi = &r->info[i];
+			uint32_t id = profile_frame(r->prof, fi->name, fi->file, fi->line,
+						    PROF_PYTHON);
+			if (id == UINT32_MAX)
+				return;
+			r->path[n++] = id;
+		}
+	}
+	profile_add(r->prof, r->path, n, 1);
+}
+
+static void on_fork(void *ctx, pid_t pid, pid_t tid)
+{
+	struct recorder *r = ctx;
+	if (pid == r->pid && tid != pid) {
+		perf_set_add_thread(&r->perf, tid);
+		py_threads_changed(r->rt);
+	}
+}
+
+static void on_exit_rec(void *ctx, pid_t pid, pid_t tid)
+{
+	struct recorder *r = ctx;
+	if (pid == r->pid) {
+		perf_set_thread_gone(&r->perf, tid);
+		py_threads_changed(r->rt);
+	}
+}
+
+static void on_comm(void *ctx, pid_t pid, pid_t tid, const char *comm)
+{
+	struct recorder *r = ctx;
+	if (pid != r->pid)
+		return;
+	struct thread_info *t = thread_get(r, tid);
+	if (t && strcmp(t->comm, comm) != 0) {
+		snprintf(t->comm, sizeof(t->comm), "%s", comm);
+		t->frame = thread_frame(r, t);
+	}
+}
+
+static void on_lost(void *ctx, uint64_t count)
+{
+	((struct recorder *)ctx)->lost += count;
+}
+
+/* Open an event for every thread not yet covered. Returns the first error
+ * that is not "thread already gone". */
+static int cover_threads(struct recorder *r)
+{
+	static pid_t tids[MAX_TIDS];
+	int n = target_threads(r->pid, tids, MAX_TIDS);
+	if (n < 0)
+		return n;
+	if (n > MAX_TIDS)
+		n = MAX_TIDS;
+	int err = 0;
+	for (int i = 0; i < n; i++) {
+		int e = perf_set_add_thread(&r->perf, tids[i]);
+		if (e < 0 && e != -ESRCH && !err)
+			err = e;
+	}
+	return err;
+}
+
+static int target_gone(int pidfd, pid_t pid)
+{
+	if (pidfd >= 0) {
+		struct pollfd p = { pidfd, POLLIN, 0 };
+		return poll(&p, 1, 0) > 0;
+	}
+	return kill(pid, 0) < 0 && errno == ESRCH;
+}
+
+static void status_line(const struct recorder *r, double elapsed, uint64_t last_samples)
+{
+	fprintf(stderr, "\r\033[Kpyrometer: %.0f s, %llu samples/s, %llu samples, %llu lost",
+		elapsed, (unsigned long long)(r->samples - last_samples),
+		(unsigned long long)r->samples, (unsigned long long)r->lost);
+	fflush(stderr);
+}
+
+static int open_events(struct recorder *r, const struct cli_opts *o)
+{
+	int e = perf_set_init(&r->perf, r->pid, o->hz);
+	if (e == 0)
+		e = cover_threads(r);
+	if (e == -EACCES || e == -EPERM)
+		return cli_attach_error(r->pid, e, NULL);
+	if (e < 0) {
+		cli_error("cannot open a cpu-clock sampling event for process %d: %s",
+			  (int)r->pid, strerror(-e));
+		return EXIT_CANNOT;
+	}
+	if (perf_set_threads(&r->perf) == 0) {
+		cli_error("no process with PID %d", (int)r->pid);
+		return EXIT_CANNOT;
+	}
+	return EXIT_OK;
+}
+
+static void run_loop(struct recorder *r, const struct cli_opts *o)
+{
+	const struct perf_handlers h = { r, on_sample, on_fork, on_exit_rec, on_comm, on_lost };
+	int pidfd = (int)syscall(SYS_pidfd_open, r->pid, 0);
+	int status = o->output && isatty(STDERR_FILENO);
+	uint64_t start = now_ns(), next_scan = start + THREAD_RESCAN_NS;
+	uint64_t next_status = start + 1000000000ull, status_samples = 0;
+	uint64_t deadline = o->duration > 0 ? start + (uint64_t)(o->duration * 1e9) : 0;
+
+	while (!stop_requested) {
+		uint64_t now = now_ns();
+		if (deadline && now >= deadline)
+			break;
+		uint64_t wake = next_scan;
+		if (deadline && deadline < wake)
+			wake = deadline;
+		int timeout = wake > now ? (int)((wake - now) / 1000000) + 1 : 0;
+		perf_set_poll(&r->perf, timeout, &h);
+		now = now_ns();
+		if (now >= next_scan) {
+			if (target_gone(pidfd, r->pid))
+				break;
+			cover_threads(r);
+			next_scan = now + THREAD_RESCAN_NS;
+		}
+		if (status && now >= next_status) {
+			status_line(r, (double)(now - start) / 1e9, status_samples);
+			status_samples = r->samples;
+			next_status += 1000000000ull;
+		}
+	}
+	/* What the kernel already wrote is still ours to count. */
+	perf_set_poll(&r->perf, 0, &h);
+	if (status)
+		fputs("\r\033[K", stderr);
+	if (pidfd >= 0)
+		close(pidfd);
+}
+
+static int write_output(struct recorder *r, const struct cli_opts *o,
+			const struct writer *w)
+{
+	struct output_opts oo = { .threads = o->threads, .top = o->output ? 0 : 20 };
+	int e;
+	if (o->output)
+		e = output_write_file(w, o->output, r->prof, &oo);
+	else
+		e = writer_table.write(stdout, r->prof, &oo);
+	if (e < 0) {
+		cli_error("cannot write %s: %s", o->output ? o->output : "the table",
+			  strerror(-e));
+		return EXIT_CANNOT;
+	}
+	return EXIT_OK;
+}
+
+int cmd_record(const struct cli_opts *o)
+{
+	const struct writer *w = NULL;
+	if (o->output) {
+		w = output_for_path(o->output);
+		if (!w) {
+			cli_error("unknown output format for %s: use .csv, .txt or .folded "
+				  "(see 'pyrometer record --help')", o->output);
+			return EXIT_USAGE;
+		}
+		int e = output_check_path(o->output);
+		if (e < 0) {
+			cli_error("cannot write %s: %s", o->output, strerror(-e));
+			return EXIT_CANNOT;
+		}
+	}
+	int e = target_check(o->pid);
+	if (e < 0)
+		return cli_attach_error(o->pid, e, NULL);
+
+	struct recorder *r = calloc(1, sizeof(*r));
+	if (!r) {
+		cli_error("out of memory");
+		return EXIT_CANNOT;
+	}
+	int rc = EXIT_CANNOT;
+	r->pid = o->pid;
+	r->perf.epfd = -1;
+	target_mem_init(&r->mem, o->pid);
+	strpool_init(&r->pool);
+	char err[512] = "";
+	e = py_attach(o->pid, &r->mem, &r->pool, &r->rt, err, sizeof(err));
+	if (e < 0) {
+		rc = cli_attach_error(o->pid, e, err);
+		goto out;
+	}
+	r->prof = profile_new();
+	if (!r->prof) {
+		cli_error("out of memory");
+		goto out;
+	}
+	r->f_unknown = profile_frame(r->prof, intern(r, "[unknown]"), intern(r, ""), 0,
+				     PROF_PSEUDO);
+	r->f_no_python = profile_frame(r->prof, intern(r, "[no Python frames]"),
+				       intern(r, ""), 0, PROF_PSEUDO);
+	r->f_truncated = profile_frame(r->prof, intern(r, "[truncated]"), intern(r, ""), 0,
+				       PROF_PSEUDO);
+
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+
+	rc = open_events(r, o);
+	if (rc != EXIT_OK)
+		goto out;
+	run_loop(r, o);
+
+	rc = write_output(r, o, w);
+	fprintf(stderr, "pyrometer: %llu samples, %llu lost, %llu without a Python stack, "
+		"%zu threads\n", (unsigned long long)r->samples, (unsigned long long)r->lost,
+		(unsigned long long)r->unreadable, r->nthreads);
+	if (r->no_python)
+		fprintf(stderr, "pyrometer: %llu samples in threads running no Python code\n",
+			(unsigned long long)r->no_python);
+out:
+	perf_set_release(&r->perf);
+	profile_free(r->prof);
+	py_detach(r->rt);
+	strpool_release(&r->pool);
+	target_mem_release(&r->mem);
+	free(r->threads);
+	free(r);
+	return rc;
+}

@@ -1,0 +1,24 @@
+/* main.c - subcommand dispatch; the only place that decides the exit status. */
+#include <stdio.h>
+
+#include "pyrometer/cli.h"
+
+int main(int argc, char **argv)
+{
+	struct cli_opts o;
+	int r = cli_parse(argc, argv, &o);
+	if (r >= 0)
+		return r;
+	switch (o.cmd) {
+	case CMD_VERSION:
+		printf("pyrometer %s\n", PYROMETER_VERSION);
+		return EXIT_OK;
+	case CMD_RECORD:
+		return cmd_record(&o);
+	case CMD_DUMP:
+		return cmd_dump(&o);
+	default:
+		cli_usage(NULL);
+		return EXIT_USAGE;
+	}
+}

@@ -1,0 +1,120 @@
+/* elfsym.c - symbol values and load segments, through libelf. */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pyrometer/elfsym.h"
+#include "pyrometer/target.h"
+
+static void scan_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh,
+			const char *const *names, uint64_t *values, size_t n)
+{
+	Elf_Data *data = elf_getdata(scn, NULL);
+	if (!data || sh->sh_entsize == 0)
+		return;
+	size_t count = data->d_size / sh->sh_entsize;
+	for (size_t i = 0; i < count; i++) {
+		GElf_Sym sym;
+		if (!gelf_getsym(data, (int)i, &sym))
+			break;
+		if (sym.st_shndx == SHN_UNDEF || sym.st_value == 0)
+			continue;
+		const char *name = elf_strptr(elf, sh->sh_link, sym.st_name);
+		if (!name)
+			continue;
+		for (size_t k = 0; k < n; k++)
+			if (!values[k] && strcmp(name, names[k]) == 0)
+				values[k] = sym.st_value;
+	}
+}
+
+static int all_found(const uint64_t *values, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (!values[k])
+			return 0;
+	return 1;
+}
+
+int elfsym_lookup(const char *path, const char *const *names, uint64_t *values,
+		  size_t n, struct elfsym_file *info)
+{
+	memset(values, 0, n * sizeof(*values));
+	memset(info, 0, sizeof(*info));
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -ENOSYS;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int err = -ENOEXEC;
+	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	GElf_Ehdr eh;
+	if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &eh))
+		goto out;
+	info->type = eh.e_type;
+
+	size_t nph;
+	if (elf_getphdrnum(elf, &nph) != 0)
+		goto out;
+	for (size_t i = 0; i < nph && info->nloads < ELFSYM_MAX_LOADS; i++) {
+		GElf_Phdr ph;
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		info->loads[info->nloads++] = (struct elfsym_load){
+			.vaddr = ph.p_vaddr, .offset = ph.p_offset, .memsz = ph.p_memsz };
+	}
+
+	/* .dynsym first: it survives stripping and holds the exported names. */
+	for (int pass = 0; pass < 2 && !all_found(values, n); pass++) {
+		Elf_Scn *scn = NULL;
+		while ((scn = elf_nextscn(elf, scn)) != NULL) {
+			GElf_Shdr sh;
+			if (!gelf_getshdr(scn, &sh))
+				continue;
+			if (sh.sh_type == (pass == 0 ? SHT_DYNSYM : SHT_SYMTAB))
+				scan_symtab(elf, scn, &sh, names, values, n);
+		}
+	}
+	err = 0;
+out:
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	return err;
+}
+
+int elfsym_runtime_addr(const struct elfsym_file *info, const struct target_maps *maps,
+			const char *map_path, uint64_t vaddr, uint64_t *out)
+{
+	for (size_t i = 0; i < info->nloads; i++) {
+		const struct elfsym_load *ld = &info->loads[i];
+		if (vaddr < ld->vaddr || vaddr - ld->vaddr >= ld->memsz)
+			continue;
+		uint64_t page_off = ld->offset & ~(uint64_t)0xfff;
+		/* Each segment is mapped starting at its page-aligned file offset.
+		 * Match that start exactly first: the previous segment's mapping
+		 * can cover the same file page too (its end is rounded up), at an
+		 * address that is not this segment's. */
+		const struct target_map *best = NULL;
+		for (size_t k = 0; k < maps->n; k++) {
+			const struct target_map *m = &maps->v[k];
+			if (!m->path || strcmp(m->path, map_path) != 0)
+				continue;
+			if (page_off < m->offset || page_off - m->offset >= m->end - m->start)
+				continue;
+			if (!best || m->offset == page_off)
+				best = m;
+		}
+		if (best) {
+			const struct target_map *m = best;
+			/* bias maps the segment's file offset to where it is mapped */
+			uint64_t seg_addr = m->start + (ld->offset - m->offset);
+			*out = seg_addr + (vaddr - ld->vaddr);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}

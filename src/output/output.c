@@ -1,0 +1,80 @@
+/* output.c - choosing a writer and writing files whole or not at all. */
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pyrometer/output.h"
+
+static const struct writer *const writers[] = { &writer_csv, &writer_folded };
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a > b && strcmp(s + a - b, suffix) == 0;
+}
+
+const struct writer *output_for_path(const char *path)
+{
+	for (size_t i = 0; i < sizeof(writers) / sizeof(writers[0]); i++)
+		for (const char *const *e = writers[i]->exts; *e; e++)
+			if (ends_with(path, *e))
+				return writers[i];
+	return NULL;
+}
+
+static void dir_of(const char *path, char *out, size_t cap)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	snprintf(out, cap, "%s", dirname(tmp));
+}
+
+int output_check_path(const char *path)
+{
+	char dir[4096];
+	dir_of(path, dir, sizeof(dir));
+	if (access(dir, W_OK | X_OK) != 0)
+		return -errno;
+	if (access(path, F_OK) == 0 && access(path, W_OK) != 0)
+		return -errno;
+	return 0;
+}
+
+int output_write_file(const struct writer *w, const char *path, const struct profile *p,
+		      const struct output_opts *o)
+{
+	char tmp[4200];
+	snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path);
+	int fd = mkstemp(tmp);
+	if (fd < 0)
+		return -errno;
+	FILE *f = fdopen(fd, "w");
+	if (!f) {
+		int err = -errno;
+		close(fd);
+		unlink(tmp);
+		return err;
+	}
+	int r = w->write(f, p, o);
+	if (fflush(f) != 0 && r == 0)
+		r = -errno;
+	if (r == 0 && fsync(fileno(f)) != 0)
+		r = -errno;
+	if (fclose(f) != 0 && r == 0)
+		r = -errno;
+	/* mkstemp makes 0600; an output file is an ordinary file */
+	if (r == 0) {
+		mode_t um = umask(0);
+		umask(um);
+		chmod(tmp, 0666 & ~um);
+	}
+	if (r == 0 && rename(tmp, path) != 0)
+		r = -errno;
+	if (r != 0)
+		unlink(tmp);
+	return r;
+}

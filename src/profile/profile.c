@@ -1,0 +1,279 @@
+/* profile.c - interned frames and the stack trie. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pyrometer/profile.h"
+
+struct profile {
+	struct prof_frame *frames;
+	size_t nframes, frames_cap;
+	uint32_t *frame_slots;       /* hash of frames: id+1, 0 = empty */
+	size_t frame_slots_cap;
+
+	struct prof_node *nodes;
+	size_t nnodes, nodes_cap;
+	uint32_t *child_slots;       /* hash of (parent, frame) -> node id+1 */
+	size_t child_slots_cap;
+
+	uint64_t samples;
+};
+
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
+}
+
+static uint64_t frame_hash(const char *name, const char *file, int line, int kind)
+{
+	return mix((uint64_t)(uintptr_t)name * 31 + (uint64_t)(uintptr_t)file * 7 +
+		   (uint64_t)(uint32_t)line * 131 + (uint64_t)kind);
+}
+
+static uint64_t child_hash(uint32_t parent, uint32_t frame)
+{
+	return mix(((uint64_t)parent << 32) | frame);
+}
+
+struct profile *profile_new(void)
+{
+	struct profile *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->nodes_cap = 1024;
+	p->nodes = calloc(p->nodes_cap, sizeof(*p->nodes));
+	if (!p->nodes) {
+		free(p);
+		return NULL;
+	}
+	p->nnodes = 1;   /* the root */
+	return p;
+}
+
+void profile_free(struct profile *p)
+{
+	if (!p)
+		return;
+	free(p->frames);
+	free(p->frame_slots);
+	free(p->nodes);
+	free(p->child_slots);
+	free(p);
+}
+
+/* Rebuild a hash of ids+1 at a new size; key(i) gives an entry's hash. */
+static uint32_t *rehash(size_t n, size_t cap, uint64_t (*key)(const struct profile *, uint32_t),
+			const struct profile *p)
+{
+	uint32_t *slots = calloc(cap, sizeof(*slots));
+	if (!slots)
+		return NULL;
+	for (uint32_t id = 0; id < n; id++) {
+		size_t i = key(p, id) & (cap - 1);
+		while (slots[i])
+			i = (i + 1) & (cap - 1);
+		slots[i] = id + 1;
+	}
+	return slots;
+}
+
+static uint64_t frame_key(const struct profile *p, uint32_t id)
+{
+	const struct prof_frame *f = &p->frames[id];
+	return frame_hash(f->name, f->file, f->line, f->kind);
+}
+
+static uint64_t node_key(const struct profile *p, uint32_t id)
+{
+	return child_hash(p->nodes[id].parent, p->nodes[id].frame);
+}
+
+uint32_t profile_frame(struct profile *p, const char *name, const char *file, int line, int kind)
+{
+	if ((p->nframes + 1) * 2 > p->frame_slots_cap) {
+		size_t cap = p->frame_slots_cap ? p->frame_slots_cap * 2 : 256;
+		uint32_t *slots = rehash(p->nframes, cap, frame_key, p);
+		if (!slots)
+			return UINT32_MAX;
+		free(p->frame_slots);
+		p->frame_slots = slots;
+		p->frame_slots_cap = cap;
+	}
+	size_t mask = p->frame_slots_cap - 1;
+	size_t i = frame_hash(name, file, line, kind) & mask;
+	for (; p->frame_slots[i]; i = (i + 1) & mask) {
+		const struct prof_frame *f = &p->frames[p->frame_slots[i] - 1];
+		if (f->name == name && f->file == file && f->line == line && f->kind == kind)
+			return p->frame_slots[i] - 1;
+	}
+	if (p->nframes == p->frames_cap) {
+		size_t cap = p->frames_cap ? p->frames_cap * 2 : 256;
+		struct prof_frame *nv = realloc(p->frames, cap * sizeof(*nv));
+		if (!nv)
+			return UINT32_MAX;
+		p->frames = nv;
+		p->frames_cap = cap;
+	}
+	uint32_t id = (uint32_t)p->nframes++;
+	p->frames[id] = (struct prof_frame){ name, file, line, kind };
+	p->frame_slots[i] = id + 1;
+	return id;
+}
+
+static uint32_t child(struct profile *p, uint32_t parent, uint32_t frame)
+{
+	if ((p->nnodes + 1) * 2 > p->child_slots_cap) {
+		size_t cap = p->child_slots_cap ? p->child_slots_cap * 2 : 1024;
+		uint32_t *slots = calloc(cap, sizeof(*slots));
+		if (!slots)
+			return UINT32_MAX;
+		for (uint32_t id = 1; id < p->nnodes; id++) {
+			size_t i = node_key(p, id) & (cap - 1);
+			while (slots[i])
+				i = (i + 1) & (cap - 1);
+			slots[i] = id + 1;
+		}
+		free(p->child_slots);
+		p->child_slots = slots;
+		p->child_slots_cap = cap;
+	}
+	size_t mask = p->child_slots_cap - 1;
+	size_t i = child_hash(parent, frame) & mask;
+	for (; p->child_slots[i]; i = (i + 1) & mask) {
+		const struct prof_node *n = &p->nodes[p->child_slots[i] - 1];
+		if (n->parent == parent && n->frame == frame)
+			return p->child_slots[i] - 1;
+	}
+	if (p->nnodes == p->nodes_cap) {
+		size_t cap = p->nodes_cap * 2;
+		struct prof_node *nv = realloc(p->nodes, cap * sizeof(*nv));
+		if (!nv)
+			return UINT32_MAX;
+		p->nodes = nv;
+		p->nodes_cap = cap;
+	}
+	uint32_t id = (uint32_t)p->nnodes++;
+	p->nodes[id] = (struct prof_node){ parent, frame, p->nodes[parent].depth + 1, 0 };
+	p->child_slots[i] = id + 1;
+	return id;
+}
+
+uint32_t profile_add(struct profile *p, const uint32_t *frames, size_t n, uint64_t count)
+{
+	uint32_t node = PROF_ROOT;
+	for (size_t i = 0; i < n; i++) {
+		node = child(p, node, frames[i]);
+		if (node == UINT32_MAX)
+			return UINT32_MAX;
+	}
+	p->nodes[node].self += count;
+	p->samples += count;
+	return node;
+}
+
+uint64_t profile_samples(const struct profile *p)
+{
+	return p->samples;
+}
+
+size_t profile_nframes(const struct profile *p)
+{
+	return p->nframes;
+}
+
+const struct prof_frame *profile_frame_get(const struct profile *p, uint32_t id)
+{
+	return id < p->nframes ? &p->frames[id] : NULL;
+}
+
+size_t profile_nnodes(const struct profile *p)
+{
+	return p->nnodes;
+}
+
+const struct prof_node *profile_node(const struct profile *p, uint32_t id)
+{
+	return id < p->nnodes ? &p->nodes[id] : NULL;
+}
+
+int profile_totals(const struct profile *p, uint64_t **self_out, uint64_t **total_out)
+{
+	size_t nf = p->nframes ? p->nframes : 1;
+	uint64_t *self = calloc(nf, sizeof(*self));
+	uint64_t *total = calloc(nf, sizeof(*total));
+	uint32_t *stamp = calloc(nf, sizeof(*stamp));
+	if (!self || !total || !stamp) {
+		free(self);
+		free(total);
+		free(stamp);
+		return -ENOMEM;
+	}
+	/* For each node with samples, walk to the root once, counting each
+	 * frame once per stack (the stamp) so recursion is not counted twice. */
+	for (uint32_t id = 1; id < p->nnodes; id++) {
+		const struct prof_node *leaf = &p->nodes[id];
+		if (!leaf->self)
+			continue;
+		self[leaf->frame] += leaf->self;
+		for (uint32_t n = id; n != PROF_ROOT; n = p->nodes[n].parent) {
+			uint32_t f = p->nodes[n].frame;
+			if (stamp[f] == id)
+				continue;
+			stamp[f] = id;
+			total[f] += leaf->self;
+		}
+	}
+	free(stamp);
+	*self_out = self;
+	*total_out = total;
+	return 0;
+}
+
+struct profile *profile_without_threads(const struct profile *p)
+{
+	struct profile *q = profile_new();
+	uint32_t *path = NULL;
+	size_t cap = 0;
+	if (!q)
+		return NULL;
+	for (uint32_t id = 1; id < p->nnodes; id++) {
+		const struct prof_node *leaf = &p->nodes[id];
+		if (!leaf->self)
+			continue;
+		if (leaf->depth > cap) {
+			cap = leaf->depth * 2;
+			uint32_t *np = realloc(path, cap * sizeof(*np));
+			if (!np)
+				goto fail;
+			path = np;
+		}
+		size_t n = 0;
+		for (uint32_t k = id; k != PROF_ROOT; k = p->nodes[k].parent) {
+			const struct prof_frame *f = &p->frames[p->nodes[k].frame];
+			if (f->kind == PROF_THREAD)
+				continue;
+			uint32_t fid = profile_frame(q, f->name, f->file, f->line, f->kind);
+			if (fid == UINT32_MAX)
+				goto fail;
+			path[n++] = fid;
+		}
+		for (size_t a = 0, b = n ? n - 1 : 0; a < b; a++, b--) {
+			uint32_t t = path[a];
+			path[a] = path[b];
+			path[b] = t;
+		}
+		if (profile_add(q, path, n, leaf->self) == UINT32_MAX)
+			goto fail;
+	}
+	free(path);
+	return q;
+fail:
+	free(path);
+	profile_free(q);
+	return NULL;
+}

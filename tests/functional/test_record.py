@@ -1,0 +1,222 @@
+"""`pyrometer record` against real workloads, once per interpreter."""
+import ast
+import re
+import subprocess
+import time
+
+import pytest
+
+import pyro
+
+# Ratio test: with a 3:1 split the share p of the 3x function must stay in
+# [2.4/3.4, 3.6/4.6] = [0.706, 0.783] for the ratio to be within 3 +- 0.6.
+# The tighter side is 0.783 - 0.75 = 0.033; with n samples of the two
+# functions the share's standard deviation is sqrt(0.75 * 0.25 / n), so
+# n = 3000 puts the bound 4.1 sigma away (about 2e-5 per run), n = 6000
+# 5.8 sigma.  -F 2000 -d 3 gives about 6000 when the target has a CPU to
+# itself; on a loaded machine we record again until n >= RATIO_MIN_SAMPLES.
+RATIO_MIN_SAMPLES = 3000
+RATIO_FREQ = 2000
+RATIO_DURATION = 3
+RATIO_MAX_RUNS = 4
+
+
+def test_ratio_3_to_1(python, spawn, pyrometer, tmp_path):
+    t = spawn(python, "ratio.py")
+    three = one = 0
+    for run in range(RATIO_MAX_RUNS):
+        rec = pyro.record(pyrometer, t.pid, tmp_path / ("run%d" % run), "csv",
+                          freq=RATIO_FREQ, duration=RATIO_DURATION)
+        if run == 0:
+            top = rec.rows[0] if rec.rows else None
+            assert top is not None and top.function == "ratio_three", \
+                "the function called 3x as often should be the top row, got %r%s" % (top, rec.context)
+        totals = pyro.function_totals(rec.rows)
+        assert "ratio_three" in totals and "ratio_one" in totals, \
+            "both functions should appear%s" % rec.context
+        three += totals["ratio_three"][1]
+        one += totals["ratio_one"][1]
+        if three + one >= RATIO_MIN_SAMPLES:
+            break
+    assert three + one >= RATIO_MIN_SAMPLES, \
+        "only %d samples in ratio_three/ratio_one after %d runs of -F %d -d %d" % (
+            three + one, RATIO_MAX_RUNS, RATIO_FREQ, RATIO_DURATION)
+    ratio = three / one
+    assert 2.4 <= ratio <= 3.6, \
+        "total_samples ratio ratio_three/ratio_one = %d/%d = %.3f, expected 3 +- 0.6" % (three, one, ratio)
+
+
+def test_expensive_line_is_top(python, spawn, pyrometer, tmp_path):
+    t = spawn(python, "lines.py")
+    line = pyro.marker_line(t.script, "EXPENSIVE-LINE")
+    rec = pyro.record(pyrometer, t.pid, tmp_path / "out", "csv", duration=2)
+    assert rec.rows, "no rows" + rec.context
+    top = rec.rows[0]
+    assert (top.function, top.file, top.line) == ("hot_lines", str(t.script), line), \
+        "top row should be the expensive line hot_lines %s:%d, got %r%s" % (t.script, line, top, rec.context)
+
+
+TABLE_HEADER_RE = re.compile(r"^\s*OWN%\s+TOTAL%\s+FUNCTION\s+LOCATION\s*$")
+TABLE_ROW_RE = re.compile(r"^\s*(\d+\.\d\d)\s+(\d+\.\d\d)\s+(.+?)(?:\s+(\S*:\d+))?\s*$")
+
+
+def test_table_on_stdout(python, spawn, pyrometer):
+    t = spawn(python, "lines.py")
+    line = pyro.marker_line(t.script, "EXPENSIVE-LINE")
+    res = pyro.run([pyrometer, "record", "-p", t.pid, "-F", 500, "-d", 1], timeout=60)
+    ctx = pyro.describe(res)
+    assert res.returncode == 0, "record without -o failed" + ctx
+    pyro.parse_summary(pyro.decode_utf8(res.stderr, "stderr"), ctx)
+    lines = [l for l in pyro.decode_utf8(res.stdout, "stdout").split("\n") if l.strip()]
+    assert lines and TABLE_HEADER_RE.match(lines[0]), "table header missing" + ctx
+    rows = []
+    for l in lines[1:]:
+        m = TABLE_ROW_RE.match(l)
+        assert m, "table line %r does not look like 'OWN%% TOTAL%% FUNCTION LOCATION'%s" % (l, ctx)
+        rows.append(m.groups())
+    assert 1 <= len(rows) <= 20, "expected 1 to 20 rows, got %d%s" % (len(rows), ctx)
+    owns = [float(r[0]) for r in rows]
+    assert owns == sorted(owns, reverse=True), "table not sorted by OWN%" + ctx
+    assert (rows[0][2], rows[0][3]) == ("hot_lines", "%s:%d" % (t.script, line)), \
+        "top table row should be hot_lines at the expensive line%s" % ctx
+
+
+def test_threads(python, spawn, pyrometer, tmp_path):
+    t = spawn(python, "threads.py")
+    tids = t.info["tids"]
+    comms = t.info["comms"]
+    names = sorted(tids)
+    assert len(set(tids.values())) == 4
+
+    rec = pyro.record(pyrometer, t.pid, tmp_path / "csv", "csv", duration=1)
+    totals = pyro.function_totals(rec.rows)
+    missing = [n for n in names if totals.get(n, (0, 0))[1] == 0]
+    assert not missing, "functions %r missing from the CSV%s" % (missing, rec.context)
+
+    rec = pyro.record(pyrometer, t.pid, tmp_path / "folded", "folded", duration=2, extra=["--threads"])
+    assert rec.summary.threads >= 4, "summary counts %d threads%s" % (rec.summary.threads, rec.context)
+    seen = {n: set() for n in names}
+    for frames, count in rec.stacks:
+        m = pyro.THREAD_ROOT_RE.match(frames[0])
+        assert m, "with --threads the root frame should be 'thread TID (NAME)', got %r%s" % (frames[0], rec.context)
+        tid = int(m.group(1))
+        for fname, ftid in tids.items():
+            if ftid == tid and comms.get(fname):
+                assert m.group(2) == comms[fname], \
+                    "thread %d is named %r in /proc, output says %r%s" % (tid, comms[fname], m.group(2), rec.context)
+        for frame in frames[1:]:
+            name = pyro.frame_name(frame)
+            if name in seen:
+                seen[name].add(tid)
+    for name in names:
+        assert seen[name], "%s does not appear in the --threads output%s" % (name, rec.context)
+        assert seen[name] == {tids[name]}, "%s ran on thread %d but appears under %r%s" % (
+            name, tids[name], sorted(seen[name]), rec.context)
+
+
+def test_deep_recursion(python, spawn, pyrometer, tmp_path):
+    t = spawn(python, "recursion.py")
+    depth = t.info["depth"]
+    rec = pyro.record(pyrometer, t.pid, tmp_path / "out", "txt", duration=1)
+    assert rec.stacks, "no stacks" + rec.context
+    frames = max((f for f, _ in rec.stacks), key=len)
+    descends = sum(1 for f in frames if pyro.frame_name(f) == "descend")
+    assert len(frames) > 300, "deepest stack has %d frames, expected > 300%s" % (len(frames), rec.context)
+    assert descends == depth + 1, "deepest stack has %d descend frames, expected %d%s" % (
+        descends, depth + 1, rec.context)
+    assert pyro.frame_name(frames[0]) == "<module>", "root frame is %r, expected <module>" % frames[0]
+    assert pyro.frame_name(frames[-1]) == "bottom", "leaf frame is %r, expected bottom" % frames[-1]
+
+
+UNICODE_NAME = "w\u00f6rk_\u65e5\u672c"   # wörk_日本
+
+
+def test_unicode_function_name(python, spawn, pyrometer, tmp_path):
+    t = spawn(python, "unicode_names.py")
+    line = pyro.marker_line(t.script, "HOT-LINE")
+    rec = pyro.record(pyrometer, t.pid, tmp_path / "csv", "csv", duration=1)
+    assert rec.rows and rec.rows[0].function == UNICODE_NAME, \
+        "top CSV row should be %r, got %r%s" % (UNICODE_NAME, rec.rows[:1], rec.context)
+    assert any(r.function == UNICODE_NAME and r.line == line and r.file == str(t.script) for r in rec.rows), \
+        "no CSV row for %s at %s:%d%s" % (UNICODE_NAME, t.script, line, rec.context)
+
+    rec = pyro.record(pyrometer, t.pid, tmp_path / "txt", "txt", duration=1)
+    want = "%s (%s:%d)" % (UNICODE_NAME, t.script, line)
+    hits = sum(c for frames, c in rec.stacks if frames[-1] == want)
+    assert hits > 0, "no collapsed stack ends in %r%s" % (want, rec.context)
+
+
+def _hostile_cases():
+    tree = ast.parse((pyro.WORKLOADS / "hostile_names.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "CASES":
+            return ast.literal_eval(node.value)
+    raise AssertionError("CASES not found in hostile_names.py")
+
+
+def test_hostile_names_escaped(python, spawn, pyrometer, tmp_path):
+    """Names from the target are quoted (CSV) and escaped (collapsed) per the contract."""
+    cases = _hostile_cases()
+    t = spawn(python, "hostile_names.py")
+
+    rec = pyro.record(pyrometer, t.pid, tmp_path / "csv", "csv", duration=1)
+    for name, filename in cases:
+        want = (pyro.csv_field(name), pyro.csv_field(filename))
+        assert any((r.function, r.file) == want for r in rec.rows), \
+            "no CSV row with function %r and file %r%s" % (want[0], want[1], rec.context)
+
+    rec = pyro.record(pyrometer, t.pid, tmp_path / "txt", "txt", duration=1)
+    frames = set()
+    for stack, _ in rec.stacks:
+        frames.update(re.sub(r"\\x([0-9A-F]{2})", lambda m: "\\x" + m.group(1).lower(), f) for f in stack)
+    for name, filename in cases:
+        prefix = "%s (%s:" % (pyro.collapsed_escape(name), pyro.collapsed_escape(filename))
+        assert any(f.startswith(prefix) and f.endswith(")") for f in frames), \
+            "no collapsed frame starting with %r%s" % (prefix, rec.context)
+
+
+def test_target_exits_during_recording(python, spawn, pyrometer, tmp_path, procs):
+    t = spawn(python, "exit_midway.py")
+    t.reap_in_background()
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    out = outdir / "profile.csv"
+    cmd = [pyrometer, "record", "-p", str(t.pid), "-F", "500", "-o", str(out)]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    procs.append(p)
+    pyro.wait_attached(p)
+    t.trigger()
+    try:
+        stdout, stderr = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        pyro.fail("pyrometer record (no -d) still running 60 s after its target was told to exit "
+                  "(target status %s)" % t.proc.poll())
+    res = subprocess.CompletedProcess(cmd, p.returncode, stdout, stderr)
+    assert t.proc.wait(timeout=30) == 0, "workload failed: %s" % t.stderr()
+    rec = pyro.finish_recording(res, out)
+    got = pyro.function_totals(rec.rows).get("finishing_work", (0, 0))[0]
+    # 0.5 s of CPU at 500 Hz is about 250 samples.
+    assert got >= 25, "only %d samples in finishing_work (0.5 s of CPU at 500 Hz)%s" % (got, rec.context)
+
+
+def test_threads_started_after_attach(python, spawn, pyrometer, tmp_path, procs):
+    t = spawn(python, "late_threads.py")
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    out = outdir / "profile.csv"
+    cmd = [pyrometer, "record", "-p", str(t.pid), "-F", "500", "-d", "4", "-o", str(out)]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    procs.append(p)
+    pyro.wait_attached(p)
+    t.trigger()
+    late = t.wait_file(str(t.ready_path) + ".late")["tids"]
+    try:
+        stdout, stderr = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        pyro.fail("pyrometer record -d 4 still running after 60 s")
+    rec = pyro.finish_recording(subprocess.CompletedProcess(cmd, p.returncode, stdout, stderr), out)
+    totals = pyro.function_totals(rec.rows)
+    for name in sorted(late):
+        assert totals.get(name, (0, 0))[0] > 0, \
+            "%s (thread %d, started after attach) has no samples%s" % (name, late[name], rec.context)
+    assert rec.summary.threads >= 3, "summary counts %d threads%s" % (rec.summary.threads, rec.context)
