@@ -21,6 +21,7 @@
 #include "pyrometer/perf.h"
 #include "pyrometer/profile.h"
 #include "pyrometer/python.h"
+#include "pyrometer/sample.h"
 #include "pyrometer/strpool.h"
 #include "pyrometer/target.h"
 
@@ -115,30 +116,27 @@ static struct thread_info *thread_get(struct recorder *r, pid_t tid)
 	return t;
 }
 
-static void on_sample(void *ctx, const struct perf_sample *s)
+/* Consumer side of the seam: decode a raw sample and count it. */
+static void aggregate(struct recorder *r, const struct raw_sample *rs)
 {
-	struct recorder *r = ctx;
-	if (s->pid != r->pid)
-		return;
-	struct thread_info *t = thread_get(r, s->tid);
+	struct thread_info *t = thread_get(r, rs->tid);
 	if (!t)
 		return;
 	r->samples++;
 	size_t n = 0;
 	r->path[n++] = t->frame;
 
-	unsigned flags = 0;
-	int got = py_stack_read(r->rt, s->tid, r->raw, PY_MAX_FRAMES, &flags);
+	int got = rs->py_status == RAW_PY_OK ? rs->nframes : -1;
 	if (got > 0)
-		got = py_frames_resolve(r->rt, r->raw, got, r->info);
-	if (got == -EFAULT) {
+		got = py_frames_resolve(r->rt, rs->frames, got, r->info);
+	if (rs->py_status == RAW_PY_UNREADABLE || got == -EFAULT) {
 		r->unreadable++;
 		r->path[n++] = r->f_unknown;
 	} else if (got <= 0) {
 		r->no_python++;
 		r->path[n++] = r->f_no_python;
 	} else {
-		if (flags & PY_STACK_TRUNCATED)
+		if (rs->py_flags & PY_STACK_TRUNCATED)
 			r->path[n++] = r->f_truncated;
 		for (int i = got - 1; i >= 0; i--) {
 			const struct py_frame_info *fi = &r->info[i];
@@ -150,6 +148,25 @@ static void on_sample(void *ctx, const struct perf_sample *s)
 		}
 	}
 	profile_add(r->prof, r->path, n, 1);
+}
+
+/* Producer side: the kernel's sample, and the thread's Python stack read
+ * from user space right away. */
+static void on_sample(void *ctx, const struct perf_sample *s)
+{
+	struct recorder *r = ctx;
+	if (s->pid != r->pid)
+		return;
+	struct raw_sample rs = {
+		.time = s->time, .pid = s->pid, .tid = s->tid, .cpu = s->cpu,
+		.period = s->period, .frames = r->raw,
+	};
+	int got = py_stack_read(r->rt, s->tid, r->raw, PY_MAX_FRAMES, &rs.py_flags);
+	if (got >= 0)
+		rs.nframes = got;
+	else
+		rs.py_status = got == -ENOENT ? RAW_PY_NO_THREAD : RAW_PY_UNREADABLE;
+	aggregate(r, &rs);
 }
 
 static void on_fork(void *ctx, pid_t pid, pid_t tid)

@@ -1,0 +1,35 @@
+/*
+ * sample.h - the raw sample: the seam between sampling and everything else.
+ *
+ * A sampling backend (today: the kernel's sample plus a user-space read of
+ * the Python stack right after it) produces raw samples; everything after
+ * (decoding, aggregation, outputs) consumes them and never asks which
+ * backend made one. Python frames stay raw here - (code object address,
+ * instruction index) pairs - and are decoded later through caches.
+ */
+#ifndef PYROMETER_SAMPLE_H
+#define PYROMETER_SAMPLE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pyrometer/python.h"
+
+enum raw_py_status {
+	RAW_PY_OK = 0,         /* frames[0..nframes) hold the stack (maybe 0 deep) */
+	RAW_PY_NO_THREAD,      /* the thread has no Python thread state */
+	RAW_PY_UNREADABLE,     /* its state could not be read */
+};
+
+struct raw_sample {
+	uint64_t time;         /* ns, CLOCK_MONOTONIC */
+	pid_t pid, tid;
+	uint32_t cpu;
+	uint64_t period;       /* ns of CPU time this sample stands for */
+	enum raw_py_status py_status;
+	unsigned py_flags;     /* enum py_stack_flags */
+	int nframes;
+	const struct py_raw_frame *frames;   /* innermost first; owned by the producer */
+};
+
+#endif
