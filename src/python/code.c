@@ -178,6 +178,7 @@ static int code_decode(struct py_runtime *rt, struct py_code *c, uint64_t addr)
 	c->firstlineno = i32_at(buf, L->co_firstlineno);
 	c->firsttraceable = L->co_firsttraceable >= 0 ? i32_at(buf, L->co_firsttraceable) : 0;
 	c->last_idx = -2;
+	c->checked_seq = rt->seq;
 	return 0;
 }
 
@@ -198,31 +199,65 @@ static int is_shim(const struct py_code *c)
 	return strcmp(c->name, "__init__") == 0 && strcmp(c->file, "__init__") == 0;
 }
 
-int py_frames_resolve(struct py_runtime *rt, const struct py_raw_frame *frames, int n,
-		      struct py_frame_info *out)
+void py_code_check_span(const struct py_layout *L, int32_t *off, int32_t *len)
 {
-	const struct py_layout *L = &rt->L;
-	static struct target_iov iov[PY_MAX_FRAMES];
-	static uint8_t words[PY_MAX_FRAMES][32];
-	static uint64_t checked[PY_MAX_FRAMES];
-	int32_t lo = L->co_filename, hi = L->co_filename;
 	int32_t offs[3] = { L->co_filename, name_off(L), L->co_linetable };
-	for (int k = 0; k < 3; k++) {
+	int32_t lo = offs[0], hi = offs[0] + 8;
+	for (int k = 1; k < 3; k++) {
 		lo = offs[k] < lo ? offs[k] : lo;
 		hi = offs[k] + 8 > hi ? offs[k] + 8 : hi;
 	}
+	*off = lo;
+	*len = hi - lo;
+}
+
+static int words_match(const struct py_layout *L, const struct py_code *c, const uint8_t *w,
+		       int32_t lo)
+{
+	return u64_at(w, L->co_filename - lo) == c->check[0] &&
+	       u64_at(w, name_off(L) - lo) == c->check[1] &&
+	       u64_at(w, L->co_linetable - lo) == c->check[2];
+}
+
+void py_code_checked(struct py_runtime *rt, uint64_t addr, const uint8_t *words)
+{
+	struct py_code *c = code_find(rt, addr);
+	int32_t lo, len;
+	if (!c || !c->name)
+		return;
+	py_code_check_span(&rt->L, &lo, &len);
+	if (words_match(&rt->L, c, words, lo)) {
+		c->checked_seq = rt->seq;
+	} else {
+		rt->stats.code_invalidations++;
+		c->name = NULL;  /* decoded again on its next use */
+	}
+}
+
+int py_frames_resolve(struct py_runtime *rt, const struct py_raw_frame *frames, int n,
+		      struct py_frame_info *out)
+{
+	static struct target_iov iov[PY_MAX_FRAMES];
+	static uint8_t words[PY_MAX_FRAMES][64];
+	static uint64_t checked[PY_MAX_FRAMES];
+	int32_t lo, len;
 	int nchk = 0;
 
-	/* 1. Check every distinct cached code object of this stack at once. */
+	py_code_check_span(&rt->L, &lo, &len);
+	/* 1. Check, in one batched read, every distinct cached code object of
+	 * this stack that the stack read did not already confirm. */
 	for (int i = 0; i < n; i++) {
 		uint64_t a = frames[i].code;
+		const struct py_code *c = code_find(rt, a);
+		if (!c || !c->name || c->checked_seq == rt->seq || len > 64)
+			continue;
 		int dup = 0;
 		for (int k = 0; k < nchk && !dup; k++)
 			dup = checked[k] == a;
-		if (dup || !code_find(rt, a) || hi - lo > 32)
+		if (dup)
 			continue;
 		checked[nchk] = a;
-		iov[nchk] = (struct target_iov){ a + (uint64_t)lo, words[nchk], (size_t)(hi - lo) };
+		iov[nchk] = (struct target_iov){ a + (uint64_t)lo, words[nchk], (size_t)len };
 		nchk++;
 	}
 	if (nchk) {
@@ -231,13 +266,10 @@ int py_frames_resolve(struct py_runtime *rt, const struct py_raw_frame *frames, 
 			return -EFAULT;
 		for (int k = 0; k < nchk; k++) {
 			struct py_code *c = code_find(rt, checked[k]);
-			int same = k < ok;
-			for (int w = 0; w < 3 && same; w++)
-				same = u64_at(words[k], offs[w] - lo) == c->check[w];
-			if (!same) {
-				rt->stats.code_invalidations++;
-				c->name = NULL;  /* forces a fresh decode below */
-			}
+			if (k < ok && words_match(&rt->L, c, words[k], lo))
+				continue;
+			rt->stats.code_invalidations++;
+			c->name = NULL;  /* forces a fresh decode below */
 		}
 	}
 

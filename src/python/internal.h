@@ -24,6 +24,27 @@ struct py_code {
 	uint8_t *table;              /* copy of the line table */
 	uint32_t table_len;
 	int32_t last_idx, last_line; /* one-entry memo of the last lookup */
+	uint64_t checked_seq;        /* the stack read that last confirmed it */
+};
+
+/*
+ * What the last stack read of a thread touched. The next read of the same
+ * thread asks for all of it in the same system call as the thread state;
+ * whatever still matches is used as read, fresh, and only what changed costs
+ * another call. Nothing here is trusted: each piece is used only where the
+ * address the walk arrives at equals the address that was read.
+ */
+#define SPEC_CODES 16
+#define SPEC_FRAMES 16
+
+struct py_spec {
+	pid_t tid;                   /* 0 = empty */
+	uint64_t cframe;             /* 3.11/3.12: last tstate->cframe */
+	uint64_t win_lo, win_hi;     /* 3.11+: last data-stack window */
+	uint64_t frames[SPEC_FRAMES];/* <= 3.10: last frame objects, innermost first */
+	int nframes;
+	uint64_t codes[SPEC_CODES];  /* code objects of the last stack */
+	int ncodes;
 };
 
 struct py_tmap_entry {
@@ -50,6 +71,11 @@ struct py_runtime {
 	int tmap_valid;
 	uint64_t tmap_refreshed_ns;
 
+	/* speculation per thread, open addressing on tid */
+	struct py_spec *spec;
+	size_t spec_cap, spec_count;
+	uint64_t seq;                /* stack reads so far */
+
 	/* code cache, open addressing on the address */
 	struct py_code *codes;
 	size_t codes_cap, codes_count;
@@ -63,5 +89,10 @@ void py_tmap_refresh(struct py_runtime *rt);
 
 /* code.c */
 void py_codes_release(struct py_runtime *rt);
+/* Where the words that confirm a cached code object sit: [*off, *off+*len). */
+void py_code_check_span(const struct py_layout *L, int32_t *off, int32_t *len);
+/* Words read at addr+off (len bytes) in stack read rt->seq: confirm or drop
+ * the cached entry for addr. */
+void py_code_checked(struct py_runtime *rt, uint64_t addr, const uint8_t *words);
 
 #endif

@@ -215,6 +215,7 @@ int py_attach(pid_t pid, struct target_mem *mem, struct strpool *pool,
 	rt->pool = pool;
 	rt->runtime_addr = f->runtime;
 	rt->code_type = f->code_type;
+	rt->seq = 1;
 
 	int major = 3, minor = -1, micro = -1;
 	uint32_t hex;
@@ -277,6 +278,7 @@ void py_detach(struct py_runtime *rt)
 		return;
 	py_codes_release(rt);
 	free(rt->tmap);
+	free(rt->spec);
 	free(rt);
 }
 

@@ -5,8 +5,15 @@
  * The target keeps running while we read, so the chain can change under us:
  * every pointer is checked by the next read, the depth is capped, and a read
  * that fails mid-walk keeps the frames read so far and flags the stack torn.
+ *
+ * Cost is system calls. A thread sampled twice in a row usually runs the same
+ * functions, so each read first asks, in one batched call with the thread
+ * state, for everything the previous read of that thread needed (struct
+ * py_spec): its frames, its data-stack window, and the words that confirm its
+ * code objects. Only what moved costs further calls.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -16,6 +23,9 @@
  * upwards; one read of this window below the innermost frame usually covers
  * the whole stack. */
 #define WINDOW 8192
+/* Room above the last innermost frame, for calls made since. */
+#define WINDOW_SLACK 1024
+#define MAX_SPEC_THREADS 4096
 
 static uint64_t u64_at(const uint8_t *b, int32_t off)
 {
@@ -31,67 +41,193 @@ static int32_t i32_at(const uint8_t *b, int32_t off)
 	return v;
 }
 
-/* <= 3.10: one heap PyFrameObject per Python frame. */
-static int walk_frame_objects(struct py_runtime *rt, uint64_t addr, struct py_raw_frame *fr,
-			      int cap, unsigned *flags)
+/* The speculation slot for tid (new ones zeroed), or NULL without memory. */
+static struct py_spec *spec_for(struct py_runtime *rt, pid_t tid)
 {
+	if ((rt->spec_count + 1) * 2 > rt->spec_cap) {
+		size_t cap = rt->spec_cap ? rt->spec_cap * 2 : 64;
+		if (rt->spec_count >= MAX_SPEC_THREADS)
+			cap = rt->spec_cap;   /* full of dead threads: start over */
+		struct py_spec *nv = calloc(cap, sizeof(*nv));
+		if (!nv)
+			return NULL;
+		if (cap != rt->spec_cap) {
+			for (size_t i = 0; i < rt->spec_cap; i++) {
+				if (!rt->spec[i].tid)
+					continue;
+				size_t j = (size_t)rt->spec[i].tid & (cap - 1);
+				while (nv[j].tid)
+					j = (j + 1) & (cap - 1);
+				nv[j] = rt->spec[i];
+			}
+		} else {
+			rt->spec_count = 0;
+		}
+		free(rt->spec);
+		rt->spec = nv;
+		rt->spec_cap = cap;
+	}
+	size_t mask = rt->spec_cap - 1;
+	size_t i = (size_t)tid & mask;
+	for (; rt->spec[i].tid; i = (i + 1) & mask)
+		if (rt->spec[i].tid == tid)
+			return &rt->spec[i];
+	rt->spec[i].tid = tid;
+	rt->spec_count++;
+	return &rt->spec[i];
+}
+
+/* What one stack read has in hand. */
+struct walk {
+	struct py_runtime *rt;
+	struct py_spec *sp;
+	uint8_t ts[2048];
+	uint64_t cframe_top;         /* speculative cframe->current_frame */
+	int have_cframe_top;
+	uint8_t *win;                /* 3.11+: frames [lo, hi) */
+	uint64_t lo, hi;
+	int nframes_ok;
+	uint64_t next[SPEC_FRAMES];  /* frames read outside the window, for next time */
+	int nnext;
+	struct py_raw_frame *out;
+	int cap, n;
+	unsigned *flags;
+	/* last, so that resetting a walk need not clear it */
+	uint8_t frames[SPEC_FRAMES][512]; /* <= 3.10: speculative frame objects */
+};
+
+static uint8_t win_buf[WINDOW + WINDOW_SLACK];
+static uint8_t code_words[SPEC_CODES][64];
+
+/* The one batched read: thread state plus what the last read needed. */
+static int read_speculative(struct walk *w, uint64_t tstate, size_t tslen)
+{
+	struct py_runtime *rt = w->rt;
 	const struct py_layout *L = &rt->L;
-	uint8_t buf[512];
-	size_t len = (size_t)L->fr_size < sizeof(buf) ? (size_t)L->fr_size : sizeof(buf);
+	struct py_spec *sp = w->sp;
+	struct target_iov iov[2 + SPEC_CODES + SPEC_FRAMES];
+	int32_t clo, clen;
 	int n = 0;
 
-	while (addr) {
-		if (n >= cap) {
-			*flags |= PY_STACK_TRUNCATED;
+	py_code_check_span(L, &clo, &clen);
+	iov[n++] = (struct target_iov){ tstate, w->ts, tslen };
+	int cframe_at = -1;
+	if (sp->cframe && L->ts_cframe >= 0) {
+		cframe_at = n;
+		iov[n++] = (struct target_iov){ sp->cframe + (uint64_t)L->cf_current_frame,
+						&w->cframe_top, 8 };
+	}
+	int codes_at = n;
+	int ncodes = clen <= 64 ? sp->ncodes : 0;
+	for (int i = 0; i < ncodes; i++)
+		iov[n++] = (struct target_iov){ sp->codes[i] + (uint64_t)clo, code_words[i],
+						(size_t)clen };
+	/* Pieces that may run into unmapped memory go last: a short read
+	 * stops there and spoils nothing before it. */
+	int frames_at = n, win_at = -1;
+	size_t flen = (size_t)L->fr_size;
+	int nfr = flen <= sizeof(w->frames[0]) ? sp->nframes : 0;
+	for (int i = 0; i < nfr; i++)
+		iov[n++] = (struct target_iov){ sp->frames[i], w->frames[i], flen };
+	if (sp->win_hi > sp->win_lo) {
+		win_at = n;
+		iov[n++] = (struct target_iov){ sp->win_lo, win_buf, sp->win_hi - sp->win_lo };
+	}
+
+	int ok = target_readv(rt->mem, iov, n);
+	if (ok < 1)
+		return -EFAULT;
+	w->have_cframe_top = cframe_at >= 0 && ok > cframe_at;
+	for (int i = 0; i < ncodes && codes_at + i < ok; i++)
+		py_code_checked(rt, sp->codes[i], code_words[i]);
+	w->nframes_ok = ok - frames_at < nfr ? (ok - frames_at > 0 ? ok - frames_at : 0) : nfr;
+	if (win_at >= 0 && ok > win_at) {
+		w->win = win_buf;
+		w->lo = sp->win_lo;
+		w->hi = sp->win_hi;
+	}
+	return 0;
+}
+
+static int push(struct walk *w, uint64_t code, int32_t idx)
+{
+	if (w->n >= w->cap) {
+		*w->flags |= PY_STACK_TRUNCATED;
+		return -1;
+	}
+	w->out[w->n++] = (struct py_raw_frame){ code, idx };
+	return 0;
+}
+
+/*
+ * The fsize bytes of the frame at addr: from the data-stack window, from the
+ * frames read ahead, or read now. Frames found outside the window (heap
+ * frames of <= 3.10, generators, the C-stack shims of 3.12+) are noted in
+ * w->next for the next read of this thread. NULL when unreadable.
+ */
+static const uint8_t *frame_at(struct walk *w, uint64_t addr, uint64_t chunk)
+{
+	const uint64_t fsize = (uint64_t)w->rt->L.fr_size;
+	static uint8_t single[512];
+
+	if (w->win && addr >= w->lo && addr + fsize <= w->hi)
+		return w->win + (addr - w->lo);
+	const uint8_t *f = NULL;
+	for (int k = 0; k < w->nframes_ok && !f; k++)
+		if (w->sp->frames[k] == addr)
+			f = w->frames[k];
+	/* 3.11+: a frame in the current chunk comes with the frames below it. */
+	if (!f && chunk && addr > chunk && addr - chunk < WINDOW - fsize) {
+		ssize_t got = target_read_partial(w->rt->mem, chunk, win_buf, addr + fsize - chunk);
+		if (got == (ssize_t)(addr + fsize - chunk)) {
+			w->win = win_buf;
+			w->lo = chunk;
+			w->hi = addr + fsize;
+			return win_buf + (addr - chunk);
+		}
+	}
+	if (!f && fsize <= sizeof(single) && target_read(w->rt->mem, addr, single, fsize) == 0)
+		f = single;
+	if (f && w->nnext < SPEC_FRAMES)
+		w->next[w->nnext++] = addr;
+	return f;
+}
+
+/* <= 3.10: one heap PyFrameObject per Python frame. */
+static void walk_frame_objects(struct walk *w, uint64_t addr)
+{
+	const struct py_layout *L = &w->rt->L;
+
+	for (int steps = 0; addr && steps <= PY_MAX_FRAMES; steps++) {
+		const uint8_t *f = frame_at(w, addr, 0);
+		if (!f) {
+			*w->flags |= PY_STACK_TORN;
 			break;
 		}
-		if (target_read(rt->mem, addr, buf, len) < 0) {
-			*flags |= PY_STACK_TORN;
-			break;
-		}
-		int32_t lasti = i32_at(buf, L->fr_lasti);
+		int32_t lasti = i32_at(f, L->fr_lasti);
 		/* 3.8/3.9 count f_lasti in bytes, 3.10 in code units. */
 		int32_t idx = lasti < 0 ? -1 : (py_at_least(L, 3, 10) ? lasti : lasti / 2);
-		fr[n++] = (struct py_raw_frame){ u64_at(buf, L->fr_code), idx };
-		addr = u64_at(buf, L->fr_back);
+		if (push(w, u64_at(f, L->fr_code), idx) < 0)
+			break;
+		addr = u64_at(f, L->fr_back);
 	}
-	return n;
 }
 
 /* 3.11+: _PyInterpreterFrame chain through `previous`. */
-static int walk_interp_frames(struct py_runtime *rt, uint64_t addr, uint64_t chunk,
-			      struct py_raw_frame *fr, int cap, unsigned *flags)
+static void walk_interp_frames(struct walk *w, uint64_t addr, uint64_t chunk)
 {
-	const struct py_layout *L = &rt->L;
-	static uint8_t win[WINDOW];
-	uint64_t lo = 0, hi = 0;
+	const struct py_layout *L = &w->rt->L;
 	const uint64_t fsize = (uint64_t)L->fr_size;
 	/* 3.14+ tag the code reference's low bits (deferred refcount). */
 	const uint64_t code_mask = py_at_least(L, 3, 14) ? ~(uint64_t)3 : ~(uint64_t)0;
-	int n = 0;
+	const uint64_t top = addr;
 
 	for (int steps = 0; addr && steps < 4 * PY_MAX_FRAMES; steps++) {
-		if (addr < lo || addr + fsize > hi) {
-			uint64_t from = addr;
-			if (chunk && addr > chunk && addr - chunk < WINDOW - fsize)
-				from = chunk;
-			else if (chunk && addr > chunk)
-				from = (addr + fsize - WINDOW) & ~(uint64_t)7;
-			ssize_t got = target_read_partial(rt->mem, from, win, addr + fsize - from);
-			if (got < (ssize_t)(addr + fsize - from) && from != addr) {
-				/* Not in this chunk after all (a generator's frame, an
-				 * older chunk): read the frame alone. */
-				from = addr;
-				got = target_read_partial(rt->mem, from, win, fsize);
-			}
-			if (got < (ssize_t)(addr + fsize - from)) {
-				*flags |= PY_STACK_TORN;
-				break;
-			}
-			lo = from;
-			hi = addr + fsize;
+		const uint8_t *f = frame_at(w, addr, chunk);
+		if (!f) {
+			*w->flags |= PY_STACK_TORN;
+			break;
 		}
-		const uint8_t *f = win + (addr - lo);
 		uint64_t prev = u64_at(f, L->fr_back);
 		int owner = L->fr_owner >= 0 ? f[L->fr_owner] : 0;
 		/* 3.12+: owner >= 3 marks the C-stack shim that starts an eval-loop
@@ -100,62 +236,109 @@ static int walk_interp_frames(struct py_runtime *rt, uint64_t addr, uint64_t chu
 			addr = prev;
 			continue;
 		}
-		if (n >= cap) {
-			*flags |= PY_STACK_TRUNCATED;
-			break;
-		}
 		uint64_t code = u64_at(f, L->fr_code) & code_mask;
 		uint64_t instr = u64_at(f, L->fr_instr);
-		uint64_t first = code + (uint64_t)L->co_code_adaptive;
-		int64_t idx = ((int64_t)instr - (int64_t)first) / 2;
+		uint64_t start = code + (uint64_t)L->co_code_adaptive;
+		int64_t idx = ((int64_t)instr - (int64_t)start) / 2;
 		if (idx < -1 || idx > (1 << 24))
 			idx = -1;
-		fr[n++] = (struct py_raw_frame){ code, (int32_t)idx };
+		if (push(w, code, (int32_t)idx) < 0)
+			break;
 		addr = prev;
 	}
-	return n;
+
+	/* Next time, ask for the chunk's window up to the innermost frame,
+	 * with room for a few more calls - never past the chunk's end, which
+	 * its header (the window's first bytes) tells. */
+	struct py_spec *sp = w->sp;
+	sp->win_lo = sp->win_hi = 0;
+	if (w->win && w->lo == chunk && top >= chunk && top + fsize <= w->hi &&
+	    w->hi - w->lo >= 16) {
+		uint64_t size = u64_at(w->win, 8);
+		uint64_t end = size > 0 && size < (64u << 20) ? chunk + size : top + fsize;
+		uint64_t hi = top + fsize + WINDOW_SLACK;
+		sp->win_lo = chunk;
+		sp->win_hi = hi < end ? hi : end;
+		if (sp->win_hi - sp->win_lo > sizeof(win_buf))
+			sp->win_hi = sp->win_lo + sizeof(win_buf);
+		if (sp->win_hi < top + fsize)
+			sp->win_lo = sp->win_hi = 0;
+	}
+}
+
+static void remember_codes(struct py_spec *sp, const struct py_raw_frame *fr, int n)
+{
+	sp->ncodes = 0;
+	for (int i = 0; i < n && sp->ncodes < SPEC_CODES; i++) {
+		int dup = 0;
+		for (int k = 0; k < sp->ncodes && !dup; k++)
+			dup = sp->codes[k] == fr[i].code;
+		if (!dup)
+			sp->codes[sp->ncodes++] = fr[i].code;
+	}
 }
 
 int py_stack_read(struct py_runtime *rt, pid_t tid, struct py_raw_frame *frames, int cap,
 		  unsigned *flags)
 {
 	const struct py_layout *L = &rt->L;
-	uint8_t ts[2048];
-	size_t tslen = (size_t)L->ts_size < sizeof(ts) ? (size_t)L->ts_size : sizeof(ts);
+	static struct walk w;
+	size_t tslen = (size_t)L->ts_size < sizeof(w.ts) ? (size_t)L->ts_size : sizeof(w.ts);
 	struct py_tmap_entry e;
 
 	*flags = 0;
+	rt->seq++;
 	for (int attempt = 0;; attempt++) {
 		if (py_tmap_lookup(rt, tid, &e) < 0)
 			return -ENOENT;
-		if (target_read(rt->mem, e.tstate, ts, tslen) < 0)
+		memset(&w, 0, offsetof(struct walk, frames));
+		w.rt = rt;
+		w.sp = spec_for(rt, tid);
+		if (!w.sp)
+			return -ENOMEM;
+		if (read_speculative(&w, e.tstate, tslen) < 0)
 			return -EFAULT;
 		/* The thread state may have been freed and reused since the map
 		 * was built: it must still name this thread. */
 		int same = L->ts_native_thread_id >= 0
-			? (pid_t)u64_at(ts, L->ts_native_thread_id) == tid
-			: u64_at(ts, L->ts_thread_id) == e.pthread;
+			? (pid_t)u64_at(w.ts, L->ts_native_thread_id) == tid
+			: u64_at(w.ts, L->ts_thread_id) == e.pthread;
 		if (same)
 			break;
+		memset(w.sp, 0, sizeof(*w.sp));
+		w.sp->tid = tid;
 		if (attempt)
 			return -ENOENT;
 		py_threads_changed(rt);
 	}
+	w.out = frames;
+	w.cap = cap;
+	w.flags = flags;
 
-	if (L->ts_frame >= 0)
-		return walk_frame_objects(rt, u64_at(ts, L->ts_frame), frames, cap, flags);
-
-	uint64_t top;
-	if (L->ts_cframe >= 0) {
-		uint64_t cframe = u64_at(ts, L->ts_cframe);
-		if (!cframe)
-			return 0;
-		if (target_read(rt->mem, cframe + (uint64_t)L->cf_current_frame, &top,
-				sizeof(top)) < 0)
-			return -EFAULT;
+	if (L->ts_frame >= 0) {
+		walk_frame_objects(&w, u64_at(w.ts, L->ts_frame));
 	} else {
-		top = u64_at(ts, L->ts_current_frame);
+		uint64_t top;
+		if (L->ts_cframe >= 0) {
+			uint64_t cframe = u64_at(w.ts, L->ts_cframe);
+			int same_cframe = w.have_cframe_top && cframe == w.sp->cframe;
+			w.sp->cframe = cframe;
+			if (!cframe)
+				return 0;
+			if (same_cframe)
+				top = w.cframe_top;
+			else if (target_read(rt->mem, cframe + (uint64_t)L->cf_current_frame, &top,
+					     sizeof(top)) < 0)
+				return -EFAULT;
+		} else {
+			top = u64_at(w.ts, L->ts_current_frame);
+		}
+		uint64_t chunk = L->ts_datastack_chunk >= 0 ? u64_at(w.ts, L->ts_datastack_chunk)
+							    : 0;
+		walk_interp_frames(&w, top, chunk);
 	}
-	uint64_t chunk = L->ts_datastack_chunk >= 0 ? u64_at(ts, L->ts_datastack_chunk) : 0;
-	return walk_interp_frames(rt, top, chunk, frames, cap, flags);
+	remember_codes(w.sp, frames, w.n);
+	memcpy(w.sp->frames, w.next, sizeof(w.next));
+	w.sp->nframes = w.nnext;
+	return w.n;
 }
