@@ -5,13 +5,13 @@
 
 #include "pyrometer/cli.h"
 
-static int paranoid_level(void)
+static int sysctl_int(const char *path, int missing)
 {
-	int v = -100;
-	FILE *f = fopen("/proc/sys/kernel/perf_event_paranoid", "re");
+	int v = missing;
+	FILE *f = fopen(path, "re");
 	if (f) {
 		if (fscanf(f, "%d", &v) != 1)
-			v = -100;
+			v = missing;
 		fclose(f);
 	}
 	return v;
@@ -28,13 +28,24 @@ int cli_attach_error(pid_t pid, int r, const char *detail)
 		break;
 	case -EACCES:
 	case -EPERM: {
-		int lvl = paranoid_level();
-		char why[96] = "";
-		if (lvl > 2)
-			snprintf(why, sizeof(why), " (it is %d now)", lvl);
+		/* Name the settings that are in the way now, not all of them. */
+		int paranoid = sysctl_int("/proc/sys/kernel/perf_event_paranoid", 2);
+		int scope = sysctl_int("/proc/sys/kernel/yama/ptrace_scope", 0);
+		char own[160] = "";
+		if (paranoid > 2 && scope > 0)
+			snprintf(own, sizeof(own), "set kernel.perf_event_paranoid <= 2 (it is %d) "
+				 "and kernel.yama.ptrace_scope = 0 (it is %d)", paranoid, scope);
+		else if (scope > 0)
+			snprintf(own, sizeof(own), "set kernel.yama.ptrace_scope = 0 (it is %d)",
+				 scope);
+		else if (paranoid > 2)
+			snprintf(own, sizeof(own), "set kernel.perf_event_paranoid <= 2 (it is %d)",
+				 paranoid);
+		else
+			snprintf(own, sizeof(own), "profile only processes of your own user");
 		cli_error("permission denied for process %d: run as root, or grant "
-			  "CAP_SYS_PTRACE and CAP_PERFMON, or for your own processes set "
-			  "kernel.perf_event_paranoid <= 2%s", (int)pid, why);
+			  "CAP_SYS_PTRACE and CAP_PERFMON, or for your own processes %s",
+			  (int)pid, own);
 		break;
 	}
 	default:
