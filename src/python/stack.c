@@ -20,9 +20,9 @@
 #include "pyrometer/target.h"
 
 /* 3.11+ frames live in the thread's data stack chunk, contiguous and growing
- * upwards; one read of this window below the innermost frame usually covers
- * the whole stack. */
-#define WINDOW 8192
+ * upwards; one read of this window below the innermost frame covers the
+ * whole stack up to some hundreds of frames. */
+#define WINDOW 65536
 /* Room above the last innermost frame, for calls made since. */
 #define WINDOW_SLACK 1024
 #define MAX_SPEC_THREADS 4096
@@ -176,14 +176,18 @@ static const uint8_t *frame_at(struct walk *w, uint64_t addr, uint64_t chunk)
 	for (int k = 0; k < w->nframes_ok && !f; k++)
 		if (w->sp->frames[k] == addr)
 			f = w->frames[k];
-	/* 3.11+: a frame in the current chunk comes with the frames below it. */
-	if (!f && chunk && addr > chunk && addr - chunk < WINDOW - fsize) {
-		ssize_t got = target_read_partial(w->rt->mem, chunk, win_buf, addr + fsize - chunk);
-		if (got == (ssize_t)(addr + fsize - chunk)) {
+	/* 3.11+: a frame above the current chunk's start comes with the frames
+	 * below it, up to a window; if that runs into unmapped memory (the frame
+	 * was in an older chunk, or a generator), it is read alone below. */
+	if (!f && chunk && addr > chunk) {
+		uint64_t from = addr + fsize - chunk <= WINDOW ? chunk
+							       : (addr + fsize - WINDOW) & ~(uint64_t)7;
+		ssize_t got = target_read_partial(w->rt->mem, from, win_buf, addr + fsize - from);
+		if (got == (ssize_t)(addr + fsize - from)) {
 			w->win = win_buf;
-			w->lo = chunk;
+			w->lo = from;
 			w->hi = addr + fsize;
-			return win_buf + (addr - chunk);
+			return win_buf + (addr - from);
 		}
 	}
 	if (!f && fsize <= sizeof(single) && target_read(w->rt->mem, addr, single, fsize) == 0)

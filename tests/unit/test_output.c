@@ -28,6 +28,7 @@
 struct fixture {
 	struct strpool sp;
 	struct profile *p;
+	char dir[64];   /* a fresh directory for the file tests, or "" */
 };
 
 static const char *intern(struct strpool *sp, const char *s)
@@ -87,10 +88,14 @@ static int setup_small(void **state)
 	return 0;
 }
 
+static void remove_dir(const char *dir);
+
 static int teardown(void **state)
 {
 	struct fixture *x = *state;
 	if (x) {
+		if (x->dir[0])
+			remove_dir(x->dir);
 		profile_free(x->p);
 		strpool_release(&x->sp);
 		free(x);
@@ -460,11 +465,15 @@ static void test_output_for_path(void **state)
 	assert_non_null(writer_table.name);
 }
 
-/* A fresh, empty directory; its path is written into dir. */
-static void make_dir(char dir[64])
+/* The small profile and a fresh, empty directory, removed by teardown
+ * even when a test fails half way. */
+static int setup_files(void **state)
 {
-	snprintf(dir, 64, "/tmp/pyrometer-test-XXXXXX");
-	assert_non_null(mkdtemp(dir));
+	if (setup_small(state) != 0)
+		return -1;
+	struct fixture *x = *state;
+	snprintf(x->dir, sizeof(x->dir), "/tmp/pyrometer-test-XXXXXX");
+	return mkdtemp(x->dir) ? 0 : -1;
 }
 
 /* Names in dir other than . and .., joined with '/', sorted. */
@@ -505,6 +514,7 @@ static char *slurp(const char *path)
 	return buf;
 }
 
+/* dir and what is in it, one level deep. */
 static void remove_dir(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -515,7 +525,8 @@ static void remove_dir(const char *dir)
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		unlink(path);
+		if (unlink(path) != 0)
+			rmdir(path);
 	}
 	closedir(d);
 	rmdir(dir);
@@ -524,10 +535,10 @@ static void remove_dir(const char *dir)
 static void test_write_file(void **state)
 {
 	struct fixture *x = *state;
+	const char *dir = x->dir;
 	struct output_opts o = { .threads = 0 };
-	char dir[64], path[128];
+	char path[128];
 
-	make_dir(dir);
 	snprintf(path, sizeof(path), "%s/profile.csv", dir);
 	assert_int_equal(output_write_file(&writer_csv, path, x->p, &o), 0);
 	char *got = slurp(path);
@@ -559,7 +570,6 @@ static void test_write_file(void **state)
 	names = list_dir(dir);
 	assert_string_equal(names, "profile.csv");
 	free(names);
-	remove_dir(dir);
 }
 
 static int failing_write(FILE *f, const struct profile *p, const struct output_opts *o)
@@ -578,10 +588,10 @@ static const struct writer writer_failing = { "failing", no_exts, failing_write 
 static void test_write_file_failing_writer(void **state)
 {
 	struct fixture *x = *state;
+	const char *dir = x->dir;
 	struct output_opts o = { 0 };
-	char dir[64], path[128];
+	char path[128];
 
-	make_dir(dir);
 	snprintf(path, sizeof(path), "%s/out.csv", dir);
 	assert_int_equal(output_write_file(&writer_failing, path, x->p, &o), -EIO);
 	char *names = list_dir(dir);
@@ -599,31 +609,29 @@ static void test_write_file_failing_writer(void **state)
 	names = list_dir(dir);
 	assert_string_equal(names, "out.csv");
 	free(names);
-	remove_dir(dir);
 }
 
 static void test_write_file_missing_dir(void **state)
 {
 	struct fixture *x = *state;
+	const char *dir = x->dir;
 	struct output_opts o = { 0 };
-	char dir[64], path[160];
+	char path[160];
 
-	make_dir(dir);
 	snprintf(path, sizeof(path), "%s/no/such/dir/out.csv", dir);
 	int r = output_write_file(&writer_csv, path, x->p, &o);
 	assert_int_equal(r, -ENOENT);
 	char *names = list_dir(dir);
 	assert_string_equal(names, "");
 	free(names);
-	remove_dir(dir);
 }
 
 static void test_check_path(void **state)
 {
-	char dir[64], path[160];
+	struct fixture *x = *state;
+	const char *dir = x->dir;
+	char path[160];
 
-	(void)state;
-	make_dir(dir);
 	snprintf(path, sizeof(path), "%s/out.csv", dir);
 	assert_int_equal(output_check_path(path), 0);
 	/* checking creates nothing */
@@ -656,7 +664,6 @@ static void test_check_path(void **state)
 		assert_int_equal(mkdir(ro, 0500), 0);
 		snprintf(path, sizeof(path), "%s/out.csv", ro);
 		assert_int_equal(output_check_path(path), -EACCES);
-		assert_int_equal(rmdir(ro), 0);
 		/* an existing file we may not write */
 		snprintf(path, sizeof(path), "%s/readonly.csv", dir);
 		f = fopen(path, "w");
@@ -665,7 +672,6 @@ static void test_check_path(void **state)
 		assert_int_equal(chmod(path, 0400), 0);
 		assert_int_equal(output_check_path(path), -EACCES);
 	}
-	remove_dir(dir);
 }
 
 int main(void)
@@ -684,12 +690,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_table, setup_small, teardown),
 		cmocka_unit_test(test_table_hostile),
 		cmocka_unit_test(test_output_for_path),
-		cmocka_unit_test_setup_teardown(test_write_file, setup_small, teardown),
-		cmocka_unit_test_setup_teardown(test_write_file_failing_writer, setup_small,
+		cmocka_unit_test_setup_teardown(test_write_file, setup_files, teardown),
+		cmocka_unit_test_setup_teardown(test_write_file_failing_writer, setup_files,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_write_file_missing_dir, setup_small,
+		cmocka_unit_test_setup_teardown(test_write_file_missing_dir, setup_files,
 						teardown),
-		cmocka_unit_test(test_check_path),
+		cmocka_unit_test_setup_teardown(test_check_path, setup_files, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
