@@ -47,4 +47,7 @@ size_t esc_csv(char *out, size_t cap, const char *s);       /* RFC 4180 + formul
 size_t esc_frame(char *out, size_t cap, const char *s);     /* collapsed stacks: no ';' or controls */
 size_t esc_term(char *out, size_t cap, const char *s);      /* terminal: controls as \xNN */
 
+/* fputs(s escaped by esc) to f, whatever its length. */
+void esc_put(FILE *f, size_t (*esc)(char *, size_t, const char *), const char *s);
+
 #endif

@@ -21,7 +21,8 @@ struct strpool {
 void strpool_init(struct strpool *p);
 void strpool_release(struct strpool *p);
 
-/* The interned copy of s[0..len), or NULL when out of memory. */
+/* The interned copy of s[0..len) - up to its first NUL, if any - or NULL
+ * when out of memory. */
 const char *strpool_intern(struct strpool *p, const char *s, size_t len);
 
 /* FNV-1a; also used to hash interned pointers' contents elsewhere. */

@@ -6,13 +6,6 @@
 #include "pyrometer/profile.h"
 #include "rows.h"
 
-static void field(FILE *f, const char *s)
-{
-	char buf[16384];
-	esc_csv(buf, sizeof(buf), s);
-	fputs(buf, f);
-}
-
 static int write_csv(FILE *f, const struct profile *p, const struct output_opts *o)
 {
 	struct row *rows;
@@ -24,9 +17,9 @@ static int write_csv(FILE *f, const struct profile *p, const struct output_opts 
 	fputs("function,file,line,self_samples,total_samples,self_pct,total_pct\n", f);
 	for (int i = 0; i < n; i++) {
 		const struct prof_frame *fr = rows[i].frame;
-		field(f, fr->name);
+		esc_put(f, esc_csv, fr->name);
 		fputc(',', f);
-		field(f, fr->file);
+		esc_put(f, esc_csv, fr->file);
 		fprintf(f, ",%d,%llu,%llu,%.2f,%.2f\n", fr->line < 0 ? 0 : fr->line,
 			(unsigned long long)rows[i].self, (unsigned long long)rows[i].total,
 			all > 0 ? 100.0 * (double)rows[i].self / all : 0.0,

@@ -1,5 +1,6 @@
 /* escape.c - making target-controlled names safe for each output. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pyrometer/output.h"
@@ -91,4 +92,23 @@ size_t esc_term(char *out, size_t cap, const char *s)
 		p++;
 	}
 	return finish(&k);
+}
+
+void esc_put(FILE *f, size_t (*esc)(char *, size_t, const char *), const char *s)
+{
+	char small[512];
+	size_t need = esc(small, sizeof(small), s);
+	if (need < sizeof(small)) {
+		fputs(small, f);
+		return;
+	}
+	char *big = malloc(need + 1);
+	if (!big) {
+		/* cannot happen for names of bounded length; fail visibly */
+		fputs("[out of memory]", f);
+		return;
+	}
+	esc(big, need + 1, s);
+	fputs(big, f);
+	free(big);
 }

@@ -10,16 +10,14 @@
 
 static void frame_text(FILE *f, const struct prof_frame *fr)
 {
-	char buf[16384];
-	esc_frame(buf, sizeof(buf), fr->name);
-	fputs(buf, f);
+	esc_put(f, esc_frame, fr->name);
 	if (fr->kind != PROF_PYTHON)
 		return;
-	esc_frame(buf, sizeof(buf), fr->file);
+	fputs(" (", f);
+	esc_put(f, esc_frame, fr->file);
 	if (fr->line >= 0)
-		fprintf(f, " (%s:%d)", buf, fr->line);
-	else
-		fprintf(f, " (%s)", buf);
+		fprintf(f, ":%d", fr->line);
+	fputc(')', f);
 }
 
 static int write_stacks(FILE *f, const struct profile *p)

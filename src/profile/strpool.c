@@ -88,6 +88,8 @@ static int grow(struct strpool *p)
 
 const char *strpool_intern(struct strpool *p, const char *s, size_t len)
 {
+	/* Copies are C strings: a NUL ends the string, so it ends the key. */
+	len = strnlen(s, len);
 	if ((p->count + 1) * 2 > p->cap && grow(p) < 0)
 		return NULL;
 	uint32_t h = strpool_hash(s, len);
