@@ -11,7 +11,7 @@ CC        ?= cc
 PYTHON    ?= /usr/bin/python3
 
 CFLAGS    ?= -O2 -g
-CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude \
+ALL_CFLAGS = $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude \
              -DPYROMETER_VERSION='"$(VERSION)"'
 LDLIBS    := -lelf -lm
 
@@ -21,29 +21,30 @@ DEB_PKGS  := gcc make libc6-dev libelf-dev libcmocka-dev python3 python3-pytest 
 
 SRC       := $(sort $(wildcard src/*.c src/*/*.c))
 LIB_SRC   := $(filter-out src/main.c,$(SRC))
-OBJ       := $(SRC:%.c=build/%.o)
-LIB_OBJ   := $(LIB_SRC:%.c=build/%.o)
+BUILD     ?= build
+OBJ       := $(SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
-UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps check unit functional lint-man demo install clean bench
+.PHONY: all deps check unit unit-asan functional lint-man demo install clean bench
 
 all: pyrometer
 
 pyrometer: $(OBJ)
 	$(CC) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
 
-build/libpyrometer.a: $(LIB_OBJ)
+$(BUILD)/libpyrometer.a: $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-build/%.o: %.c
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
-build/tests/%: tests/unit/%.c build/libpyrometer.a
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpyrometer.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< build/libpyrometer.a $(LDLIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libpyrometer.a $(LDLIBS) -lcmocka
 
 -include $(OBJ:.o=.d)
 
@@ -63,6 +64,10 @@ deps:
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
+# The unit tier again, built with AddressSanitizer and UBSan in its own tree.
+unit-asan:
+	$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" LDFLAGS="-fsanitize=address,undefined" unit
+
 lint-man:
 	@out=$$(mandoc -T lint -W warning man/pyrometer.1 2>&1); \
 	if [ -n "$$out" ]; then echo "$$out"; exit 1; fi; echo "man page: lint clean"
@@ -73,6 +78,7 @@ functional: pyrometer
 check: deps
 	$(MAKE) all
 	$(MAKE) unit
+	$(MAKE) unit-asan
 	$(MAKE) lint-man
 	$(MAKE) functional
 
