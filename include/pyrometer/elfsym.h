@@ -40,4 +40,12 @@ int elfsym_lookup(const char *path, const char *const *names, uint64_t *values,
 int elfsym_runtime_addr(const struct elfsym_file *info, const struct target_maps *maps,
 			const char *map_path, uint64_t vaddr, uint64_t *out);
 
+/*
+ * Find, in the file's .rodata, the interpreter's own version string for
+ * 3.minor ("3.9.18", "3.10.0rc2"): a NUL-terminated string that is exactly
+ * such a version. Used where no Py_Version symbol exists (<= 3.10).
+ * Returns 0 and fills out, or -ENOENT.
+ */
+int elfsym_python_version(const char *path, int minor, char *out, size_t cap);
+
 #endif

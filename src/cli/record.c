@@ -375,12 +375,13 @@ int cmd_record(const struct cli_opts *o)
 	run_loop(r, o);
 
 	rc = write_output(r, o, w);
-	fprintf(stderr, "pyrometer: %llu samples, %llu lost, %llu without a Python stack, "
-		"%zu threads\n", (unsigned long long)r->samples, (unsigned long long)r->lost,
-		(unsigned long long)r->unreadable, r->nthreads);
+	/* The summary stays the last line: scripts read it. */
 	if (r->no_python)
 		fprintf(stderr, "pyrometer: %llu samples in threads running no Python code\n",
 			(unsigned long long)r->no_python);
+	fprintf(stderr, "pyrometer: %llu samples, %llu lost, %llu without a Python stack, "
+		"%zu threads\n", (unsigned long long)r->samples, (unsigned long long)r->lost,
+		(unsigned long long)r->unreadable, r->nthreads);
 out:
 	perf_set_release(&r->perf);
 	profile_free(r->prof);

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -117,4 +119,72 @@ int elfsym_runtime_addr(const struct elfsym_file *info, const struct target_maps
 		}
 	}
 	return -ENOENT;
+}
+
+/* "3.<minor>.<micro>" with an optional release tag (a1, b2, rc1) and '+'. */
+static int is_version(const char *s, size_t n, int minor)
+{
+	char prefix[16];
+	int plen = snprintf(prefix, sizeof(prefix), "3.%d.", minor);
+	if (n <= (size_t)plen || n > 16 || memcmp(s, prefix, (size_t)plen) != 0)
+		return 0;
+	size_t i = (size_t)plen;
+	size_t digits = i;
+	while (i < n && isdigit((unsigned char)s[i]))
+		i++;
+	if (i == digits)
+		return 0;
+	while (i < n && islower((unsigned char)s[i]))
+		i++;
+	while (i < n && isdigit((unsigned char)s[i]))
+		i++;
+	if (i < n && s[i] == '+')
+		i++;
+	return i == n;
+}
+
+int elfsym_python_version(const char *path, int minor, char *out, size_t cap)
+{
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -ENOSYS;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int err = -ENOENT;
+	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	size_t shstrndx;
+	if (!elf || elf_getshdrstrndx(elf, &shstrndx) != 0)
+		goto out;
+	Elf_Scn *scn = NULL;
+	while (err && (scn = elf_nextscn(elf, scn)) != NULL) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS)
+			continue;
+		const char *name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (!name || strcmp(name, ".rodata") != 0)
+			continue;
+		Elf_Data *d = elf_getdata(scn, NULL);
+		if (!d || !d->d_buf)
+			continue;
+		const char *b = d->d_buf;
+		/* The linker may keep the literal as the tail of a longer string
+		 * ("Python-3.9.18"), so a start is any '3' not preceded by a
+		 * character that could belong to a number or a word. */
+		for (size_t i = 0; i + 6 < d->d_size && err; i++) {
+			if (b[i] != '3' || (i && (isalnum((unsigned char)b[i - 1]) ||
+						  b[i - 1] == '.' || b[i - 1] == '_')))
+				continue;
+			size_t n = strnlen(b + i, d->d_size - i);
+			if (i + n < d->d_size && is_version(b + i, n, minor) && n < cap) {
+				memcpy(out, b + i, n);
+				out[n] = '\0';
+				err = 0;
+			}
+		}
+	}
+out:
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	return err;
 }

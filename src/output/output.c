@@ -1,6 +1,5 @@
 /* output.c - choosing a writer and writing files whole or not at all. */
 #include <errno.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,19 +25,17 @@ const struct writer *output_for_path(const char *path)
 	return NULL;
 }
 
-static void dir_of(const char *path, char *out, size_t cap)
-{
-	char tmp[4096];
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	snprintf(out, cap, "%s", dirname(tmp));
-}
-
 int output_check_path(const char *path)
 {
-	char dir[4096];
-	dir_of(path, dir, sizeof(dir));
-	if (access(dir, W_OK | X_OK) != 0)
+	/* The surest test is the one the real write will do: create a
+	 * temporary file next to the destination, then remove it. */
+	char tmp[4200];
+	snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path);
+	int fd = mkstemp(tmp);
+	if (fd < 0)
 		return -errno;
+	close(fd);
+	unlink(tmp);
 	if (access(path, F_OK) == 0 && access(path, W_OK) != 0)
 		return -errno;
 	return 0;

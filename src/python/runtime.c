@@ -59,6 +59,7 @@ static int minor_from_name(const char *s)
 
 struct found {
 	char path[4096];        /* as the maps name it */
+	char open_path[4200];   /* where we could open it */
 	uint64_t runtime, version_sym, code_type; /* runtime addresses */
 };
 
@@ -84,8 +85,11 @@ static int find_runtime(pid_t pid, const struct target_maps *maps, struct found 
 		uint64_t v[3];
 		struct elfsym_file info;
 		int r = elfsym_lookup(rooted, names, v, 3, &info);
-		if (r < 0)
+		snprintf(f->open_path, sizeof(f->open_path), "%s", rooted);
+		if (r < 0) {
 			r = elfsym_lookup(path, names, v, 3, &info);
+			snprintf(f->open_path, sizeof(f->open_path), "%s", path);
+		}
 		if (r == -EACCES || r == -EPERM)
 			denied = 1;
 		if (r < 0 || !v[0])
@@ -257,7 +261,8 @@ int py_attach(pid_t pid, struct target_mem *mem, struct strpool *pool,
 	}
 	if (micro >= 0)
 		snprintf(rt->version, sizeof(rt->version), "%d.%d.%d", major, minor, micro);
-	else
+	else if (elfsym_python_version(f->open_path, minor, rt->version,
+					 sizeof(rt->version)) < 0)
 		snprintf(rt->version, sizeof(rt->version), "%d.%d", major, minor);
 	rt->ltfmt = py_linetable_format_for(major, minor);
 	calibrate_pthread_tid(rt);

@@ -198,13 +198,17 @@ def pyrometer():
 
 # ------------------------------------------------------------------ targets
 
+try:
+    import ctypes
+    _PRCTL = ctypes.CDLL(None, use_errno=True).prctl     # looked up once, before any fork
+except (ImportError, OSError, AttributeError):
+    _PRCTL = None
+
+
 def _die_with_parent():
-    # The target gets SIGKILL if the test process dies, whatever happens.
-    try:
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
+    # In the forked child: the target gets SIGKILL if the test process dies.
+    if _PRCTL is not None:
+        _PRCTL(1, int(signal.SIGKILL))     # PR_SET_PDEATHSIG
 
 
 def target_env():
