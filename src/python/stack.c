@@ -26,6 +26,11 @@
 /* Room above the last innermost frame, for calls made since. */
 #define WINDOW_SLACK 1024
 #define MAX_SPEC_THREADS 4096
+/* Frames further above the chunk than this are not in it (the C-stack shims
+ * of 3.12+, generators): they are read alone, not with a window. */
+#define CHUNK_REACH (16u << 20)
+/* Data-stack chunks followed per stack read (each costs a small read). */
+#define MAX_CHUNKS 8
 
 static uint64_t u64_at(const uint8_t *b, int32_t off)
 {
@@ -87,6 +92,8 @@ struct walk {
 	uint8_t *win;                /* 3.11+: frames [lo, hi) */
 	uint64_t lo, hi;
 	int nframes_ok;
+	struct { uint64_t start, end, prev; } chunks[MAX_CHUNKS]; /* 3.11+ data stack */
+	int nchunks;
 	uint64_t next[SPEC_FRAMES];  /* frames read outside the window, for next time */
 	int nnext;
 	struct py_raw_frame *out;
@@ -159,6 +166,47 @@ static int push(struct walk *w, uint64_t code, int32_t idx)
 	return 0;
 }
 
+/* Learn a chunk's extent from its header (previous, size). */
+static int add_chunk(struct walk *w, uint64_t start)
+{
+	uint64_t hdr[2];
+	if (w->nchunks >= MAX_CHUNKS)
+		return -1;
+	if (w->win && w->lo == start && w->hi - w->lo >= sizeof(hdr))
+		memcpy(hdr, w->win, sizeof(hdr));
+	else if (target_read(w->rt->mem, start, hdr, sizeof(hdr)) < 0)
+		return -1;
+	if (hdr[1] < 64 || hdr[1] > CHUNK_REACH)
+		return -1;
+	int k = w->nchunks++;
+	w->chunks[k].start = start;
+	w->chunks[k].end = start + hdr[1];
+	w->chunks[k].prev = hdr[0];
+	return 0;
+}
+
+/*
+ * Which data-stack chunk holds the frame at addr: the thread's current one
+ * or, following `previous`, an older one (deep stacks outgrow the first).
+ * -1 for frames in no chunk: generators' and the C-stack shims of 3.12+.
+ */
+static int chunk_of(struct walk *w, uint64_t addr, uint64_t chunk)
+{
+	const uint64_t fsize = (uint64_t)w->rt->L.fr_size;
+
+	if (!w->nchunks && add_chunk(w, chunk) < 0)
+		return -1;
+	for (int k = 0;; k++) {
+		if (k == w->nchunks) {
+			uint64_t prev = w->chunks[k - 1].prev;
+			if (!prev || add_chunk(w, prev) < 0)
+				return -1;
+		}
+		if (addr > w->chunks[k].start && addr + fsize <= w->chunks[k].end)
+			return k;
+	}
+}
+
 /*
  * The fsize bytes of the frame at addr: from the data-stack window, from the
  * frames read ahead, or read now. Frames found outside the window (heap
@@ -176,12 +224,13 @@ static const uint8_t *frame_at(struct walk *w, uint64_t addr, uint64_t chunk)
 	for (int k = 0; k < w->nframes_ok && !f; k++)
 		if (w->sp->frames[k] == addr)
 			f = w->frames[k];
-	/* 3.11+: a frame above the current chunk's start comes with the frames
-	 * below it, up to a window; if that runs into unmapped memory (the frame
-	 * was in an older chunk, or a generator), it is read alone below. */
-	if (!f && chunk && addr > chunk) {
-		uint64_t from = addr + fsize - chunk <= WINDOW ? chunk
-							       : (addr + fsize - WINDOW) & ~(uint64_t)7;
+	/* 3.11+: a frame in a data-stack chunk comes with the frames below it
+	 * in that chunk, up to a window. */
+	int k = !f && chunk ? chunk_of(w, addr, chunk) : -1;
+	if (k >= 0) {
+		uint64_t from = w->chunks[k].start;
+		if (addr + fsize - from > WINDOW)
+			from = (addr + fsize - WINDOW) & ~(uint64_t)7;
 		ssize_t got = target_read_partial(w->rt->mem, from, win_buf, addr + fsize - from);
 		if (got == (ssize_t)(addr + fsize - from)) {
 			w->win = win_buf;
@@ -217,21 +266,45 @@ static void walk_frame_objects(struct walk *w, uint64_t addr)
 	}
 }
 
+/* Next time, ask for the chunk's window up to the innermost frame (top),
+ * with room for a few more calls - never past the chunk's end, which the
+ * chunk's header (the window's first bytes) tells. */
+static void plan_window(struct walk *w, uint64_t top, uint64_t chunk)
+{
+	const uint64_t fsize = (uint64_t)w->rt->L.fr_size;
+	struct py_spec *sp = w->sp;
+
+	if (!w->win || w->lo != chunk || top < chunk || top + fsize > w->hi ||
+	    w->hi - w->lo < 16)
+		return;
+	uint64_t size = u64_at(w->win, 8);
+	uint64_t end = size >= 64 && size <= CHUNK_REACH ? chunk + size : top + fsize;
+	uint64_t hi = top + fsize + WINDOW_SLACK;
+	sp->win_lo = chunk;
+	sp->win_hi = hi < end ? hi : end;
+	if (sp->win_hi - sp->win_lo > sizeof(win_buf))
+		sp->win_hi = sp->win_lo + sizeof(win_buf);
+	if (sp->win_hi < top + fsize)
+		sp->win_lo = sp->win_hi = 0;
+}
+
 /* 3.11+: _PyInterpreterFrame chain through `previous`. */
 static void walk_interp_frames(struct walk *w, uint64_t addr, uint64_t chunk)
 {
 	const struct py_layout *L = &w->rt->L;
-	const uint64_t fsize = (uint64_t)L->fr_size;
 	/* 3.14+ tag the code reference's low bits (deferred refcount). */
 	const uint64_t code_mask = py_at_least(L, 3, 14) ? ~(uint64_t)3 : ~(uint64_t)0;
-	const uint64_t top = addr;
+	struct py_spec *sp = w->sp;
 
+	sp->win_lo = sp->win_hi = 0;
 	for (int steps = 0; addr && steps < 4 * PY_MAX_FRAMES; steps++) {
 		const uint8_t *f = frame_at(w, addr, chunk);
 		if (!f) {
 			*w->flags |= PY_STACK_TORN;
 			break;
 		}
+		if (steps == 0)
+			plan_window(w, addr, chunk);
 		uint64_t prev = u64_at(f, L->fr_back);
 		int owner = L->fr_owner >= 0 ? f[L->fr_owner] : 0;
 		/* 3.12+: owner >= 3 marks the C-stack shim that starts an eval-loop
@@ -249,24 +322,6 @@ static void walk_interp_frames(struct walk *w, uint64_t addr, uint64_t chunk)
 		if (push(w, code, (int32_t)idx) < 0)
 			break;
 		addr = prev;
-	}
-
-	/* Next time, ask for the chunk's window up to the innermost frame,
-	 * with room for a few more calls - never past the chunk's end, which
-	 * its header (the window's first bytes) tells. */
-	struct py_spec *sp = w->sp;
-	sp->win_lo = sp->win_hi = 0;
-	if (w->win && w->lo == chunk && top >= chunk && top + fsize <= w->hi &&
-	    w->hi - w->lo >= 16) {
-		uint64_t size = u64_at(w->win, 8);
-		uint64_t end = size > 0 && size < (64u << 20) ? chunk + size : top + fsize;
-		uint64_t hi = top + fsize + WINDOW_SLACK;
-		sp->win_lo = chunk;
-		sp->win_hi = hi < end ? hi : end;
-		if (sp->win_hi - sp->win_lo > sizeof(win_buf))
-			sp->win_hi = sp->win_lo + sizeof(win_buf);
-		if (sp->win_hi < top + fsize)
-			sp->win_lo = sp->win_hi = 0;
 	}
 }
 
