@@ -86,7 +86,11 @@ demo: deps
 	$(MAKE) all
 	@tools/demo
 
-bench: pyrometer
+build/wakeup-floor: tools/wakeup-floor.c
+	@mkdir -p build
+	$(CC) $(ALL_CFLAGS) -o $@ $<
+
+bench: pyrometer build/wakeup-floor
 	tools/bench
 
 install: pyrometer
