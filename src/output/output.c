@@ -25,15 +25,27 @@ const struct writer *output_for_path(const char *path)
 	return NULL;
 }
 
+/* Create "PATH.tmp.??????" (mkstemp's template: six placeholder letters)
+ * next to path. Returns the fd, or -errno. */
+static int temp_next_to(const char *path, char *tmp, size_t cap)
+{
+	int n = snprintf(tmp, cap, "%s.tmp.", path);
+	if (n < 0 || (size_t)n + 7 > cap)
+		return -ENAMETOOLONG;
+	memset(tmp + n, 'X', 6);
+	tmp[n + 6] = '\0';
+	int fd = mkstemp(tmp);
+	return fd < 0 ? -errno : fd;
+}
+
 int output_check_path(const char *path)
 {
 	/* The surest test is the one the real write will do: create a
 	 * temporary file next to the destination, then remove it. */
 	char tmp[4200];
-	snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path);
-	int fd = mkstemp(tmp);
+	int fd = temp_next_to(path, tmp, sizeof(tmp));
 	if (fd < 0)
-		return -errno;
+		return fd;
 	close(fd);
 	unlink(tmp);
 	if (access(path, F_OK) == 0 && access(path, W_OK) != 0)
@@ -45,10 +57,9 @@ int output_write_file(const struct writer *w, const char *path, const struct pro
 		      const struct output_opts *o)
 {
 	char tmp[4200];
-	snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path);
-	int fd = mkstemp(tmp);
+	int fd = temp_next_to(path, tmp, sizeof(tmp));
 	if (fd < 0)
-		return -errno;
+		return fd;
 	FILE *f = fdopen(fd, "w");
 	if (!f) {
 		int err = -errno;
