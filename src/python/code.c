@@ -20,20 +20,6 @@
 #define MAX_TABLE_BYTES (1u << 20)
 #define MAX_CACHED_CODES (1u << 17)
 
-static uint64_t u64_at(const uint8_t *b, int32_t off)
-{
-	uint64_t v;
-	memcpy(&v, b + off, sizeof(v));
-	return v;
-}
-
-static int32_t i32_at(const uint8_t *b, int32_t off)
-{
-	int32_t v;
-	memcpy(&v, b + off, sizeof(v));
-	return v;
-}
-
 static int32_t name_off(const struct py_layout *L)
 {
 	return L->co_qualname >= 0 ? L->co_qualname : L->co_name;

@@ -3,11 +3,27 @@
 #define PYROMETER_PYTHON_INTERNAL_H
 
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include "pyrometer/linetable.h"
 #include "pyrometer/pylayout.h"
 #include "pyrometer/python.h"
+
+/* Fields of bytes copied out of the target, at any alignment. */
+static inline uint64_t u64_at(const uint8_t *b, int32_t off)
+{
+	uint64_t v;
+	memcpy(&v, b + off, sizeof(v));
+	return v;
+}
+
+static inline int32_t i32_at(const uint8_t *b, int32_t off)
+{
+	int32_t v;
+	memcpy(&v, b + off, sizeof(v));
+	return v;
+}
 
 static inline int py_at_least(const struct py_layout *L, int major, int minor)
 {

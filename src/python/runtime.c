@@ -27,13 +27,6 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static uint64_t u64_at(const uint8_t *b, int32_t off)
-{
-	uint64_t v;
-	memcpy(&v, b + off, sizeof(v));
-	return v;
-}
-
 static int read_u64(struct py_runtime *rt, uint64_t addr, uint64_t *v)
 {
 	return target_read(rt->mem, addr, v, sizeof(*v));

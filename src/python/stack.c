@@ -32,20 +32,6 @@
 /* Data-stack chunks followed per stack read (each costs a small read). */
 #define MAX_CHUNKS 8
 
-static uint64_t u64_at(const uint8_t *b, int32_t off)
-{
-	uint64_t v;
-	memcpy(&v, b + off, sizeof(v));
-	return v;
-}
-
-static int32_t i32_at(const uint8_t *b, int32_t off)
-{
-	int32_t v;
-	memcpy(&v, b + off, sizeof(v));
-	return v;
-}
-
 /* The speculation slot for tid (new ones zeroed), or NULL without memory. */
 static struct py_spec *spec_for(struct py_runtime *rt, pid_t tid)
 {
