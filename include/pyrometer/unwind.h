@@ -1,0 +1,144 @@
+/*
+ * unwind.h - native call stacks from perf samples (x86-64).
+ *
+ * A sample taken with PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER holds
+ * the thread's user registers and a copy of the top bytes of its stack,
+ * starting at SP. The unwinder walks that copy with libunwind's remote API:
+ *
+ *   - stack memory comes from the copy only;
+ *   - code and unwind tables come from the module files on disk, found
+ *     through the process's module map (modmap.h) and read through the
+ *     files' PT_LOAD segments (runtime address -> file offset);
+ *   - unwind info is each module's .eh_frame, searched through the binary
+ *     search table of its .eh_frame_hdr (PT_GNU_EH_FRAME). .debug_frame is
+ *     not used: a module without .eh_frame_hdr has no unwind info here.
+ *
+ * Frames without CFI (CPython's -X perf trampolines, JIT code, a module
+ * with no .eh_frame_hdr, the [vdso], which has no file): the unwinder falls
+ * back to one frame-pointer step when RBP looks like a frame chain: RBP
+ * lies inside the stack copy at or above SP, 8-aligned, the saved RBP it
+ * points to is 0 or higher, and the return address at RBP+8 lies in an
+ * executable mapping of the module map. The frame after such a step knows
+ * only IP, SP and RBP; its callee-saved registers are unknown. Otherwise
+ * the walk stops with UNWIND_NO_INFO. libunwind's own guessing for such
+ * frames is never used.
+ *
+ * Everything is untrusted: the registers, the stack copy and the files.
+ * Reads are bounds-checked, the walk is capped (UNWIND_MAX_FRAMES steps,
+ * and the stack pointer must grow at every step), module tables are capped
+ * (UNWIND_MAX_TABLE bytes), and a malformed input ends the walk with a
+ * flag, never a crash.
+ *
+ * Off-by-one rule for callers: pcs[0] is the interrupted instruction, but
+ * every later PC is a return address, which points after the call and may
+ * already belong to the next function or line (a call to a noreturn
+ * function is often the last instruction of its function). Symbolize and
+ * attribute pcs[i] with pcs[i] - 1 for every i > 0. libunwind already does
+ * so when it looks up the unwind info of caller frames. One exception it
+ * cannot know about: the frame right after a frame-pointer step is looked
+ * up at its return address itself.
+ *
+ * Threads: an unwinder and its module map belong to one thread at a time.
+ */
+#ifndef PYROMETER_UNWIND_H
+#define PYROMETER_UNWIND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <asm/perf_regs.h>
+
+struct modmap;
+
+/* Registers are indexed as perf's enum perf_event_x86_regs. */
+#define UNWIND_NREGS PERF_REG_X86_64_MAX
+
+/* The registers the unwinder reads: ask perf for these
+ * (perf_event_attr.sample_regs_user). Others are never consulted. */
+#define UNWIND_PERF_REGS_MASK                                                   \
+	((1ull << PERF_REG_X86_BX) | (1ull << PERF_REG_X86_BP) |                 \
+	 (1ull << PERF_REG_X86_SP) | (1ull << PERF_REG_X86_IP) |                 \
+	 (1ull << PERF_REG_X86_R12) | (1ull << PERF_REG_X86_R13) |               \
+	 (1ull << PERF_REG_X86_R14) | (1ull << PERF_REG_X86_R15))
+
+#define UNWIND_MAX_FRAMES 1024        /* steps per sample, whatever max says */
+#define UNWIND_MAX_TABLE (64u << 20)  /* .eh_frame_hdr and .eh_frame, each */
+#define UNWIND_MAX_MODULES 4096       /* distinct module files per unwinder */
+
+/* Why unwind_sample stopped: exactly one of the first five bits is set. */
+enum {
+	UNWIND_END = 1 << 0,       /* the outermost frame (return address
+				      undefined or 0): the stack is complete */
+	UNWIND_NO_INFO = 1 << 1,   /* a PC without unwind info (no module, a
+				      module without .eh_frame_hdr, JIT code)
+				      and no frame-pointer step possible */
+	UNWIND_TRUNCATED = 1 << 2, /* the walk needed stack above the copy */
+	UNWIND_MAX = 1 << 3,       /* max PCs (or UNWIND_MAX_FRAMES) reached */
+	UNWIND_ERROR = 1 << 4,     /* bad registers, unreadable memory, a
+				      stack pointer that did not grow, or
+				      another libunwind error */
+	UNWIND_STOP_MASK = (1 << 5) - 1,
+	/* Informational, with any of the above. */
+	UNWIND_FP_USED = 1 << 8,   /* some frame came from a frame-pointer step */
+};
+
+/* Per-sample outcomes, counted rather than logged (for output metadata). */
+struct unwind_stats {
+	uint64_t samples, frames;
+	uint64_t end, no_info, truncated, max, error; /* by stop reason */
+	uint64_t fp_steps;
+	uint64_t modules, module_failures; /* module files loaded / unusable */
+};
+
+struct unwinder;
+
+/*
+ * One unwinder per target process; its unwind tables are shared by all the
+ * process's threads. NULL on ENOMEM. The unwinder owns its module map and
+ * every table; unwinder_free() releases them all (NULL is fine).
+ */
+struct unwinder *unwinder_new(void);
+void unwinder_free(struct unwinder *u);
+
+/*
+ * Where module paths are opened: root + path ("/proc/PID/root" for a
+ * process in another mount namespace; NULL or "" for none, the default).
+ * Set it before the first sample. 0 or -ENOMEM.
+ */
+int unwinder_set_root(struct unwinder *u, const char *root);
+
+/*
+ * The unwinder's module map (owned by u): fill it with modmap_add_maps()
+ * at attach and modmap_add() for each PERF_RECORD_MMAP2 with PROT_EXEC.
+ * Changing it is safe between samples: the unwinder notices and drops
+ * libunwind's cached state.
+ */
+struct modmap *unwinder_modmap(struct unwinder *u);
+
+const struct unwind_stats *unwinder_stats(const struct unwinder *u);
+
+/*
+ * Unwind one sample. regs[i] is register i of enum perf_event_x86_regs,
+ * for i < nregs (see unwind_regs_unpack for perf's packed form); stack is
+ * the stack copy, stack_len bytes starting at regs[SP].
+ *
+ * Writes at most max PCs, innermost first, pcs[0] = regs[IP] (see the
+ * off-by-one rule above), and returns how many; *flags (may be NULL) gets
+ * the stop reason and UNWIND_FP_USED. Without IP and SP in regs: returns 0
+ * with UNWIND_ERROR.
+ */
+int unwind_sample(struct unwinder *u, const uint64_t *regs, size_t nregs,
+		  const uint8_t *stack, size_t stack_len, uint64_t *pcs, int max,
+		  unsigned *flags);
+
+/*
+ * perf's sample form -> the indexed form: packed holds one value per bit
+ * of mask (sample_regs_user), lowest bit first, as PERF_SAMPLE_REGS_USER
+ * writes them. regs (UNWIND_NREGS entries) gets them by index, 0 for
+ * registers not in mask. 0, or -EINVAL when npacked is smaller than the
+ * number of bits of mask below UNWIND_NREGS.
+ */
+int unwind_regs_unpack(uint64_t mask, const uint64_t *packed, size_t npacked,
+		       uint64_t *regs);
+
+#endif

@@ -1,0 +1,781 @@
+/*
+ * unwind.c - perf sample (registers + stack copy) -> native PCs, through
+ * libunwind's remote API.
+ *
+ * libunwind sees a whole address space through our accessors: the stack
+ * copy, the module files on disk (each module's .eh_frame_hdr and
+ * .eh_frame are read once into memory, other file bytes are pread on
+ * demand) and the sample's registers. Unwind info is found by handing
+ * libunwind the module's .eh_frame_hdr search table as a
+ * UNW_INFO_FORMAT_REMOTE_TABLE; libunwind binary-searches it through
+ * access_mem. Everything is in runtime addresses: a module's load bias
+ * comes from its executable mapping and its PT_LOAD segments.
+ *
+ * When a PC has no unwind info, find_proc_info answers -UNW_ESTOPUNWIND
+ * rather than -UNW_ENOINFO, so that unw_step returns at once instead of
+ * guessing with its own frame-pointer heuristics; the walk then decides
+ * (frame-pointer step or stop) with the stack copy in hand.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libunwind.h>
+
+#include "pyrometer/modmap.h"
+#include "pyrometer/symtab.h"
+#include "pyrometer/unwind.h"
+
+/* Exported by libunwind-x86_64 but absent from its public headers. */
+#define dwarf_search_unwind_table _Ux86_64_dwarf_search_unwind_table
+extern int dwarf_search_unwind_table(unw_addr_space_t as, unw_word_t ip, unw_dyn_info_t *di,
+				     unw_proc_info_t *pi, int need_unwind_info, void *arg);
+
+#define UW_MAX_LOADS 32
+#define UW_MAX_PHDRS 4096
+#define UW_MAX_SECTIONS 65536
+#define UW_PAGE 4096u
+/* How far above SP a thread's stack may reach: a failed read there means
+ * the walk ran off the copy rather than into garbage. */
+#define UW_STACK_SPAN (256ull << 20)
+#define UW_CACHE_SIZE 4096 /* libunwind's register-state cache, entries */
+
+/* DW_EH_PE_* pointer encodings used by .eh_frame_hdr. */
+#define EH_PE_OMIT 0xff
+#define EH_PE_FORMAT 0x0f
+#define EH_PE_APPL 0x70
+#define EH_PE_PCREL 0x10
+#define EH_PE_DATAREL 0x30
+#define EH_PE_TABLE (EH_PE_DATAREL | 0x0b) /* datarel sdata4: searchable */
+
+/* modmap_entry.state */
+enum { MAP_UNRESOLVED = 0, MAP_OK = 1, MAP_NONE = -1 };
+
+struct uw_load {
+	uint64_t vaddr, offset, filesz;
+	uint32_t flags;
+};
+
+/* One module file; immutable once loaded, shared by its mappings. */
+struct uw_module {
+	char *path;               /* root + path, opened on demand; owned */
+	size_t nloads;
+	struct uw_load loads[UW_MAX_LOADS];
+	int has_table;            /* .eh_frame_hdr with a search table */
+	uint64_t hdr_vaddr, table_vaddr, fde_count;
+	uint8_t *hdr;             /* .eh_frame_hdr bytes; owned */
+	size_t hdr_len;
+	uint64_t ehf_vaddr;
+	uint8_t *ehf;             /* .eh_frame bytes; owned */
+	size_t ehf_len;
+};
+
+struct uw_key {
+	char *key;                /* "b:<build-id>" or "f:dev:ino:mtime:size" */
+	struct uw_module *mod;
+};
+
+struct unwinder {
+	unw_addr_space_t as;
+	struct modmap map;
+	uint64_t map_generation;  /* of the map libunwind's cache matches */
+	char *root;
+	struct uw_module **mods;  /* owned */
+	size_t nmods, mods_cap;
+	struct uw_key *keys;      /* owned keys; mods point into mods */
+	size_t nkeys, keys_cap;
+	int fd;                   /* the file of fd_mod, open for preads */
+	const struct uw_module *fd_mod;
+	struct unwind_stats stats;
+};
+
+/* The sample being walked: the accessors' arg. */
+struct uw_ctx {
+	struct unwinder *u;
+	const uint64_t *regs;
+	size_t nregs;
+	const uint8_t *stack;
+	uint64_t stack_base;
+	size_t stack_len;
+	/* After a frame-pointer step only these are known. */
+	int after_fp;
+	uint64_t fp_ip, fp_sp, fp_bp;
+	/* The module of the last find_proc_info, for its table reads. */
+	const struct uw_module *cur;
+	uint64_t cur_bias;
+	int noinfo;               /* find_proc_info found nothing */
+	int ran_off;              /* a read fell above the stack copy */
+};
+
+/* ---- module files -------------------------------------------------- */
+
+static void module_free(struct uw_module *m)
+{
+	if (!m)
+		return;
+	free(m->path);
+	free(m->hdr);
+	free(m->ehf);
+	free(m);
+}
+
+/* The file offset of file vaddr v and how many file bytes follow it in
+ * its segment; 0 when no segment's file part holds v. */
+static uint64_t module_offset(const struct uw_module *m, uint64_t v, uint64_t *off)
+{
+	for (size_t i = 0; i < m->nloads; i++) {
+		const struct uw_load *l = &m->loads[i];
+		if (v >= l->vaddr && v - l->vaddr < l->filesz) {
+			*off = l->offset + (v - l->vaddr);
+			return l->filesz - (v - l->vaddr);
+		}
+	}
+	return 0;
+}
+
+/* Read len bytes at file vaddr v into a new buffer; NULL on any failure. */
+static uint8_t *read_vaddr(int fd, const struct uw_module *m, uint64_t v, size_t len)
+{
+	uint64_t off;
+
+	if (len == 0 || len > UNWIND_MAX_TABLE || module_offset(m, v, &off) < len)
+		return NULL;
+	uint8_t *buf = malloc(len);
+	if (buf && pread(fd, buf, len, (off_t)off) != (ssize_t)len) {
+		free(buf);
+		buf = NULL;
+	}
+	return buf;
+}
+
+/* One DW_EH_PE-encoded value of the .eh_frame_hdr at *pos. */
+static int eh_decode(const struct uw_module *m, uint8_t enc, size_t *pos, uint64_t *out)
+{
+	const uint8_t *p = m->hdr + *pos;
+	size_t left = m->hdr_len - *pos, n;
+	uint64_t v;
+
+	switch (enc & EH_PE_FORMAT) {
+	case 0x00: case 0x04: case 0x0c: n = 8; break;      /* absptr, (s|u)data8 */
+	case 0x03: case 0x0b: n = 4; break;                 /* (s|u)data4 */
+	case 0x02: case 0x0a: n = 2; break;                 /* (s|u)data2 */
+	default: return -1;
+	}
+	if (left < n || (enc & 0x80)) /* DW_EH_PE_indirect: not in a header */
+		return -1;
+	if (n == 8) {
+		memcpy(&v, p, 8);
+	} else if (n == 4) {
+		uint32_t x;
+		memcpy(&x, p, 4);
+		v = (enc & 0x08) ? (uint64_t)(int64_t)(int32_t)x : x;
+	} else {
+		uint16_t x;
+		memcpy(&x, p, 2);
+		v = (enc & 0x08) ? (uint64_t)(int64_t)(int16_t)x : x;
+	}
+	switch (enc & EH_PE_APPL) {
+	case 0: break;
+	case EH_PE_PCREL: v += m->hdr_vaddr + *pos; break;
+	case EH_PE_DATAREL: v += m->hdr_vaddr; break;
+	default: return -1;
+	}
+	*pos += n;
+	*out = v;
+	return 0;
+}
+
+/* The size of .eh_frame at vaddr from the section headers; 0 if unknown. */
+static uint64_t eh_frame_size(Elf *elf, uint64_t vaddr)
+{
+	size_t shstrndx, nscn;
+
+	if (elf_getshdrstrndx(elf, &shstrndx) != 0 || elf_getshdrnum(elf, &nscn) != 0 ||
+	    nscn > UW_MAX_SECTIONS)
+		return 0;
+	for (Elf_Scn *s = elf_nextscn(elf, NULL); s; s = elf_nextscn(elf, s)) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(s, &sh) || sh.sh_type != SHT_PROGBITS || sh.sh_addr != vaddr)
+			continue;
+		const char *name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (name && strcmp(name, ".eh_frame") == 0)
+			return sh.sh_size;
+	}
+	return 0;
+}
+
+/* Read .eh_frame_hdr (PT_GNU_EH_FRAME) and the .eh_frame it points to. */
+static void module_tables(struct uw_module *m, Elf *elf, int fd, const GElf_Phdr *eh)
+{
+	if (eh->p_filesz < 12 || eh->p_filesz > UNWIND_MAX_TABLE)
+		return;
+	m->hdr_vaddr = eh->p_vaddr;
+	m->hdr_len = eh->p_filesz;
+	m->hdr = read_vaddr(fd, m, m->hdr_vaddr, m->hdr_len);
+	if (!m->hdr || m->hdr[0] != 1 || m->hdr[3] != EH_PE_TABLE)
+		return;
+
+	size_t pos = 4;
+	uint64_t ehf, count;
+	if (m->hdr[1] == EH_PE_OMIT || m->hdr[2] == EH_PE_OMIT ||
+	    eh_decode(m, m->hdr[1], &pos, &ehf) != 0 || eh_decode(m, m->hdr[2], &pos, &count) != 0)
+		return;
+	if (count == 0 || count > (m->hdr_len - pos) / 8)
+		return;
+
+	/* .eh_frame's length: its section, else the rest of its segment. */
+	uint64_t off, len = eh_frame_size(elf, ehf), room = module_offset(m, ehf, &off);
+	if (len == 0 || len > room)
+		len = room;
+	if (len > UNWIND_MAX_TABLE)
+		len = UNWIND_MAX_TABLE;
+	m->ehf = read_vaddr(fd, m, ehf, len);
+	if (!m->ehf)
+		return;
+	m->ehf_vaddr = ehf;
+	m->ehf_len = len;
+	m->table_vaddr = m->hdr_vaddr + pos;
+	m->fde_count = count;
+	m->has_table = 1;
+}
+
+/* A module from its file: NULL with errno when it is not a usable ELF. */
+static struct uw_module *module_load(const char *full)
+{
+	struct uw_module *m = calloc(1, sizeof(*m));
+	int fd = open(full, O_RDONLY | O_CLOEXEC);
+	Elf *elf = NULL;
+	int err = ENOEXEC;
+
+	if (!m || !(m->path = strdup(full))) {
+		err = ENOMEM;
+		goto fail;
+	}
+	if (fd < 0) {
+		err = errno;
+		goto fail;
+	}
+	if (elf_version(EV_CURRENT) == EV_NONE || !(elf = elf_begin(fd, ELF_C_READ, NULL)) ||
+	    elf_kind(elf) != ELF_K_ELF || gelf_getclass(elf) != ELFCLASS64)
+		goto fail;
+	GElf_Ehdr eh;
+	size_t nph;
+	if (!gelf_getehdr(elf, &eh) || (eh.e_type != ET_EXEC && eh.e_type != ET_DYN) ||
+	    eh.e_machine != EM_X86_64 || elf_getphdrnum(elf, &nph) != 0 || nph > UW_MAX_PHDRS)
+		goto fail;
+
+	GElf_Phdr ehp = { .p_type = PT_NULL };
+	for (size_t i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+		if (!gelf_getphdr(elf, (int)i, &ph))
+			continue;
+		if (ph.p_type == PT_GNU_EH_FRAME)
+			ehp = ph;
+		if (ph.p_type != PT_LOAD || ph.p_filesz == 0 || m->nloads >= UW_MAX_LOADS ||
+		    ph.p_vaddr + ph.p_filesz < ph.p_vaddr || ph.p_offset + ph.p_filesz < ph.p_offset)
+			continue;
+		m->loads[m->nloads++] = (struct uw_load){
+			.vaddr = ph.p_vaddr, .offset = ph.p_offset,
+			.filesz = ph.p_filesz, .flags = ph.p_flags,
+		};
+	}
+	if (m->nloads == 0)
+		goto fail;
+	if (ehp.p_type == PT_GNU_EH_FRAME)
+		module_tables(m, elf, fd, &ehp);
+	elf_end(elf);
+	close(fd);
+	return m;
+fail:
+	if (elf)
+		elf_end(elf);
+	if (fd >= 0)
+		close(fd);
+	module_free(m);
+	errno = err;
+	return NULL;
+}
+
+/* ---- the module cache ---------------------------------------------- */
+
+static struct uw_module *key_find(const struct unwinder *u, const char *key)
+{
+	for (size_t i = 0; i < u->nkeys; i++)
+		if (strcmp(u->keys[i].key, key) == 0)
+			return u->keys[i].mod;
+	return NULL;
+}
+
+static int key_add(struct unwinder *u, const char *key, struct uw_module *mod)
+{
+	if (u->nkeys == u->keys_cap) {
+		size_t cap = u->keys_cap ? u->keys_cap * 2 : 32;
+		struct uw_key *k = realloc(u->keys, cap * sizeof(*k));
+		if (!k)
+			return -ENOMEM;
+		u->keys = k;
+		u->keys_cap = cap;
+	}
+	char *s = strdup(key);
+	if (!s)
+		return -ENOMEM;
+	u->keys[u->nkeys++] = (struct uw_key){ .key = s, .mod = mod };
+	return 0;
+}
+
+static int mod_add(struct unwinder *u, struct uw_module *m)
+{
+	if (u->nmods == u->mods_cap) {
+		size_t cap = u->mods_cap ? u->mods_cap * 2 : 32;
+		struct uw_module **v = realloc(u->mods, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		u->mods = v;
+		u->mods_cap = cap;
+	}
+	u->mods[u->nmods++] = m;
+	return 0;
+}
+
+/*
+ * The module of path: by file identity first (no open), then by build-id,
+ * else loaded. NULL when the file is missing or unusable.
+ */
+static struct uw_module *module_get(struct unwinder *u, const char *path)
+{
+	char *full = NULL, fkey[128], bkey[2 * SYMTAB_BUILD_ID_MAX + 3] = "b:";
+	struct stat st;
+	struct uw_module *m = NULL;
+
+	if (!path || path[0] != '/' || asprintf(&full, "%s%s", u->root ? u->root : "", path) < 0)
+		return NULL;
+	if (stat(full, &st) != 0 || !S_ISREG(st.st_mode))
+		goto out;
+	snprintf(fkey, sizeof(fkey), "f:%llu:%llu:%lld.%09ld:%lld",
+		 (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+		 (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec, (long long)st.st_size);
+	if ((m = key_find(u, fkey)) || u->nmods >= UNWIND_MAX_MODULES)
+		goto out;
+	if (symtab_build_id(path, u->root, bkey + 2, sizeof(bkey) - 2) == 0 &&
+	    (m = key_find(u, bkey))) {
+		if (key_add(u, fkey, m) != 0)
+			m = NULL;
+		goto out;
+	}
+	if (!(m = module_load(full))) {
+		u->stats.module_failures++;
+		goto out;
+	}
+	if (mod_add(u, m) != 0) {
+		module_free(m);
+		m = NULL;
+		goto out;
+	}
+	u->stats.modules++;
+	if (!m->has_table)
+		u->stats.module_failures++;
+	/* A failed key only costs a reload later. */
+	key_add(u, fkey, m);
+	if (bkey[2])
+		key_add(u, bkey, m);
+out:
+	free(full);
+	return m;
+}
+
+/* The load bias of a mapping: runtime address - file vaddr. */
+static int mapping_bias(const struct uw_module *m, const struct modmap_entry *e, uint64_t *bias)
+{
+	const struct uw_load *best = NULL;
+
+	for (size_t i = 0; i < m->nloads; i++) {
+		const struct uw_load *l = &m->loads[i];
+		uint64_t lo = l->offset & ~(uint64_t)(UW_PAGE - 1);
+		if (e->pgoff < lo || e->pgoff >= l->offset + l->filesz)
+			continue;
+		if (!best || ((l->flags & PF_X) && !(best->flags & PF_X)))
+			best = l;
+	}
+	if (!best)
+		return -ENOENT;
+	/* vaddr(pgoff) = best->vaddr + pgoff - best->offset */
+	*bias = e->start - best->vaddr + best->offset - e->pgoff;
+	return 0;
+}
+
+/* Resolve an entry's module and bias once; 0 when it has a module. */
+static int mapping_resolve(struct unwinder *u, struct modmap_entry *e)
+{
+	if (e->state == MAP_UNRESOLVED) {
+		struct uw_module *m = module_get(u, e->path);
+		e->state = MAP_NONE;
+		if (m && mapping_bias(m, e, &e->bias) == 0) {
+			e->mod = m;
+			e->state = MAP_OK;
+		}
+	}
+	return e->state == MAP_OK ? 0 : -ENOENT;
+}
+
+/* ---- reading the target's address space ---------------------------- */
+
+/* Up to 8 bytes of module m (at bias) at runtime address addr. */
+static int module_read(struct unwinder *u, const struct uw_module *m, uint64_t bias,
+		       uint64_t addr, unw_word_t *val)
+{
+	uint64_t v = addr - bias, off;
+
+	if (v - m->hdr_vaddr < m->hdr_len && m->hdr_len - (v - m->hdr_vaddr) >= 8) {
+		memcpy(val, m->hdr + (v - m->hdr_vaddr), 8);
+		return 0;
+	}
+	if (v - m->ehf_vaddr < m->ehf_len && m->ehf_len - (v - m->ehf_vaddr) >= 8) {
+		memcpy(val, m->ehf + (v - m->ehf_vaddr), 8);
+		return 0;
+	}
+	uint64_t room = module_offset(m, v, &off);
+	if (room == 0)
+		return -UNW_EINVAL;
+	if (u->fd_mod != m) {
+		if (u->fd >= 0)
+			close(u->fd);
+		u->fd_mod = NULL;
+		u->fd = open(m->path, O_RDONLY | O_CLOEXEC);
+		if (u->fd < 0)
+			return -UNW_EINVAL;
+		u->fd_mod = m;
+	}
+	size_t n = room < 8 ? (size_t)room : 8;
+	uint8_t b[8] = { 0 };
+	if (pread(u->fd, b, n, (off_t)off) != (ssize_t)n)
+		return -UNW_EINVAL;
+	memcpy(val, b, 8);
+	return 0;
+}
+
+static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int write,
+		      void *arg)
+{
+	struct uw_ctx *c = arg;
+	uint64_t rel = addr - c->stack_base;
+
+	(void)as;
+	if (write)
+		return -UNW_EINVAL;
+	if (rel < c->stack_len) {
+		if (c->stack_len - rel >= 8) {
+			memcpy(val, c->stack + rel, 8);
+			return 0;
+		}
+		c->ran_off = 1;
+		return -UNW_EINVAL;
+	}
+	if (c->cur && module_read(c->u, c->cur, c->cur_bias, addr, val) == 0)
+		return 0;
+	struct modmap_entry *e = modmap_find(&c->u->map, addr);
+	if (e && mapping_resolve(c->u, e) == 0)
+		return module_read(c->u, e->mod, e->bias, addr, val);
+	if (rel >= c->stack_len && rel < UW_STACK_SPAN)
+		c->ran_off = 1;
+	return -UNW_EINVAL;
+}
+
+static int access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *val, int write,
+		      void *arg)
+{
+	const struct uw_ctx *c = arg;
+	size_t idx;
+
+	(void)as;
+	if (write)
+		return -UNW_EREADONLYREG;
+	if (c->after_fp) {
+		switch (reg) {
+		case UNW_X86_64_RIP: *val = c->fp_ip; return 0;
+		case UNW_X86_64_RSP: *val = c->fp_sp; return 0;
+		case UNW_X86_64_RBP: *val = c->fp_bp; return 0;
+		default: return -UNW_EBADREG;
+		}
+	}
+	switch (reg) {
+	case UNW_X86_64_RIP: idx = PERF_REG_X86_IP; break;
+	case UNW_X86_64_RSP: idx = PERF_REG_X86_SP; break;
+	case UNW_X86_64_RBP: idx = PERF_REG_X86_BP; break;
+	case UNW_X86_64_RBX: idx = PERF_REG_X86_BX; break;
+	case UNW_X86_64_R12: idx = PERF_REG_X86_R12; break;
+	case UNW_X86_64_R13: idx = PERF_REG_X86_R13; break;
+	case UNW_X86_64_R14: idx = PERF_REG_X86_R14; break;
+	case UNW_X86_64_R15: idx = PERF_REG_X86_R15; break;
+	default: return -UNW_EBADREG;
+	}
+	if (idx >= c->nregs)
+		return -UNW_EBADREG;
+	*val = c->regs[idx];
+	return 0;
+}
+
+static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *pi,
+			  int need_unwind_info, void *arg)
+{
+	struct uw_ctx *c = arg;
+	struct modmap_entry *e = modmap_find(&c->u->map, ip);
+	const struct uw_module *m;
+
+	if (!e || mapping_resolve(c->u, e) != 0 || !(m = e->mod)->has_table) {
+		c->noinfo = 1;
+		return -UNW_ESTOPUNWIND;
+	}
+	c->cur = m;
+	c->cur_bias = e->bias;
+
+	unw_dyn_info_t di;
+	memset(&di, 0, sizeof(di));
+	di.start_ip = e->start;
+	di.end_ip = e->end;
+	di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
+	di.u.rti.segbase = m->hdr_vaddr + e->bias;
+	/* In words; a table entry is two int32s, one word. */
+	di.u.rti.table_len = m->fde_count * 8 / sizeof(unw_word_t);
+	di.u.rti.table_data = m->table_vaddr + e->bias;
+	int ret = dwarf_search_unwind_table(as, ip, &di, pi, need_unwind_info, arg);
+	if (ret == -UNW_ENOINFO) {
+		c->noinfo = 1;
+		return -UNW_ESTOPUNWIND;
+	}
+	return ret;
+}
+
+/* libunwind frees what dwarf_search_unwind_table allocated itself. */
+static void put_unwind_info(unw_addr_space_t as, unw_proc_info_t *pi, void *arg)
+{
+	(void)as, (void)pi, (void)arg;
+}
+
+static int get_dyn_info_list_addr(unw_addr_space_t as, unw_word_t *addr, void *arg)
+{
+	(void)as, (void)addr, (void)arg;
+	return -UNW_ENOINFO;
+}
+
+static int access_fpreg(unw_addr_space_t as, unw_regnum_t reg, unw_fpreg_t *val, int write,
+			void *arg)
+{
+	(void)as, (void)reg, (void)val, (void)write, (void)arg;
+	return -UNW_EBADREG;
+}
+
+static int resume(unw_addr_space_t as, unw_cursor_t *cu, void *arg)
+{
+	(void)as, (void)cu, (void)arg;
+	return -UNW_EINVAL;
+}
+
+static int get_proc_name(unw_addr_space_t as, unw_word_t addr, char *buf, size_t len,
+			 unw_word_t *off, void *arg)
+{
+	(void)as, (void)addr, (void)buf, (void)len, (void)off, (void)arg;
+	return -UNW_ENOINFO;
+}
+
+static unw_accessors_t accessors = {
+	.find_proc_info = find_proc_info,
+	.put_unwind_info = put_unwind_info,
+	.get_dyn_info_list_addr = get_dyn_info_list_addr,
+	.access_mem = access_mem,
+	.access_reg = access_reg,
+	.access_fpreg = access_fpreg,
+	.resume = resume,
+	.get_proc_name = get_proc_name,
+};
+
+/* ---- the unwinder -------------------------------------------------- */
+
+struct unwinder *unwinder_new(void)
+{
+	struct unwinder *u = calloc(1, sizeof(*u));
+
+	if (!u)
+		return NULL;
+	u->fd = -1;
+	modmap_init(&u->map);
+	u->as = unw_create_addr_space(&accessors, 0);
+	if (!u->as) {
+		free(u);
+		return NULL;
+	}
+	/* Register states are cached by IP; the map's generation says when
+	 * an IP may have changed meaning (unw_flush_cache then). */
+	unw_set_caching_policy(u->as, UNW_CACHE_GLOBAL);
+	unw_set_cache_size(u->as, UW_CACHE_SIZE, 0);
+	return u;
+}
+
+void unwinder_free(struct unwinder *u)
+{
+	if (!u)
+		return;
+	unw_destroy_addr_space(u->as);
+	if (u->fd >= 0)
+		close(u->fd);
+	for (size_t i = 0; i < u->nkeys; i++)
+		free(u->keys[i].key);
+	free(u->keys);
+	for (size_t i = 0; i < u->nmods; i++)
+		module_free(u->mods[i]);
+	free(u->mods);
+	modmap_release(&u->map);
+	free(u->root);
+	free(u);
+}
+
+int unwinder_set_root(struct unwinder *u, const char *root)
+{
+	char *r = root && *root ? strdup(root) : NULL;
+
+	if (root && *root && !r)
+		return -ENOMEM;
+	free(u->root);
+	u->root = r;
+	return 0;
+}
+
+struct modmap *unwinder_modmap(struct unwinder *u)
+{
+	return &u->map;
+}
+
+const struct unwind_stats *unwinder_stats(const struct unwinder *u)
+{
+	return &u->stats;
+}
+
+int unwind_regs_unpack(uint64_t mask, const uint64_t *packed, size_t npacked,
+		       uint64_t *regs)
+{
+	size_t k = 0;
+
+	memset(regs, 0, UNWIND_NREGS * sizeof(*regs));
+	for (int i = 0; i < UNWIND_NREGS; i++) {
+		if (!(mask & (1ull << i)))
+			continue;
+		if (k >= npacked)
+			return -EINVAL;
+		regs[i] = packed[k++];
+	}
+	return 0;
+}
+
+/*
+ * One frame-pointer step from a frame without unwind info whose RBP is bp
+ * and SP is sp: [bp] is the caller's RBP, [bp + 8] the return address.
+ * Taken only when that looks like a real frame (see unwind.h); then the
+ * cursor restarts at the caller. 0, or -1 to stop.
+ */
+static int fp_step(struct uw_ctx *c, unw_cursor_t *cu, uint64_t sp, uint64_t bp)
+{
+	uint64_t rel = bp - c->stack_base, saved, ret;
+
+	if (bp < sp || bp % 8 != 0 || rel >= c->stack_len || c->stack_len - rel < 16)
+		return -1;
+	memcpy(&saved, c->stack + rel, 8);
+	memcpy(&ret, c->stack + rel + 8, 8);
+	if ((saved != 0 && saved <= bp) || !modmap_find(&c->u->map, ret))
+		return -1;
+	c->after_fp = 1;
+	c->fp_ip = ret;
+	c->fp_sp = bp + 16;
+	c->fp_bp = saved;
+	c->cur = NULL;
+	return unw_init_remote(cu, c->u->as, c) == 0 ? 0 : -1;
+}
+
+static unsigned walk(struct uw_ctx *c, uint64_t *pcs, int max, int *np)
+{
+	unw_cursor_t cu;
+	unw_word_t ip, sp = c->regs[PERF_REG_X86_SP], bp;
+	unsigned fl = 0;
+	int n = *np;
+
+	if (unw_init_remote(&cu, c->u->as, c) != 0)
+		return UNWIND_ERROR;
+	for (;;) {
+		if (n >= max)
+			return fl | UNWIND_MAX;
+		c->noinfo = 0;
+		c->ran_off = 0;
+		int r = unw_step(&cu);
+		if (r == -UNW_ESTOPUNWIND && c->noinfo) {
+			if (unw_get_reg(&cu, UNW_X86_64_RBP, &bp) != 0 || fp_step(c, &cu, sp, bp) != 0)
+				return fl | UNWIND_NO_INFO;
+			c->u->stats.fp_steps++;
+			fl |= UNWIND_FP_USED;
+			pcs[n++] = c->fp_ip;
+			*np = n;
+			sp = c->fp_sp;
+			continue;
+		}
+		if (r < 0)
+			return fl | (c->ran_off ? UNWIND_TRUNCATED : UNWIND_ERROR);
+		if (r == 0)
+			return fl | UNWIND_END;
+		unw_word_t nsp;
+		if (unw_get_reg(&cu, UNW_REG_IP, &ip) != 0 || unw_get_reg(&cu, UNW_REG_SP, &nsp) != 0)
+			return fl | UNWIND_ERROR;
+		if (ip == 0)
+			return fl | UNWIND_END;
+		/* Each caller's frame lies above its callee's: this bounds
+		 * the walk even on a cyclic stack. */
+		if (nsp <= sp)
+			return fl | UNWIND_ERROR;
+		sp = nsp;
+		pcs[n++] = ip;
+		*np = n;
+	}
+}
+
+int unwind_sample(struct unwinder *u, const uint64_t *regs, size_t nregs,
+		  const uint8_t *stack, size_t stack_len, uint64_t *pcs, int max,
+		  unsigned *flags)
+{
+	unsigned fl;
+	int n = 0;
+
+	if (max > UNWIND_MAX_FRAMES)
+		max = UNWIND_MAX_FRAMES;
+	if (!regs || nregs <= PERF_REG_X86_IP || nregs <= PERF_REG_X86_SP) {
+		fl = UNWIND_ERROR;
+	} else if (max <= 0) {
+		fl = UNWIND_MAX;
+	} else {
+		if (u->map_generation != u->map.generation) {
+			unw_flush_cache(u->as, 0, 0);
+			u->map_generation = u->map.generation;
+		}
+		struct uw_ctx c = {
+			.u = u, .regs = regs, .nregs = nregs,
+			.stack = stack, .stack_base = regs[PERF_REG_X86_SP],
+			.stack_len = stack ? stack_len : 0,
+		};
+		pcs[n++] = regs[PERF_REG_X86_IP];
+		fl = walk(&c, pcs, max, &n);
+	}
+
+	u->stats.samples++;
+	u->stats.frames += (uint64_t)n;
+	switch (fl & UNWIND_STOP_MASK) {
+	case UNWIND_END: u->stats.end++; break;
+	case UNWIND_NO_INFO: u->stats.no_info++; break;
+	case UNWIND_TRUNCATED: u->stats.truncated++; break;
+	case UNWIND_MAX: u->stats.max++; break;
+	default: u->stats.error++; break;
+	}
+	if (flags)
+		*flags = fl;
+	return n;
+}
