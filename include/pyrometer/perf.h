@@ -6,26 +6,131 @@
  * that appear later are announced by PERF_RECORD_FORK on their parent's
  * event and by a periodic look at /proc, and get their own event then.
  *
- * Records are untrusted bytes: perf_parse_record() checks every size before
- * it reads and hands what it understood to a table of callbacks, which the
- * sampler, the tests and later a recording replay all implement.
+ * Records are untrusted bytes: perf_parse_record_cfg() (and its older,
+ * narrower form perf_parse_record()) checks every size before it reads and
+ * hands what it understood to a table of callbacks, which the sampler, the
+ * tests and later a recording replay all implement.
  */
 #ifndef PYROMETER_PERF_H
 #define PYROMETER_PERF_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 /* What the sampler asks the kernel to put in each sample. */
 #define PERF_SAMPLE_FIELDS_DEFAULT \
 	(PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU | PERF_SAMPLE_PERIOD)
 
+/*
+ * The sample fields perf_parse_record_cfg() reads, in the kernel's order up
+ * to and including STACK_USER; BRANCH_STACK (its layout depends on
+ * branch_sample_type) and every field after STACK_USER are refused.
+ */
+#define PERF_PARSE_SAMPLE_TYPES                                                          \
+	(PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |  \
+	 PERF_SAMPLE_ADDR | PERF_SAMPLE_ID | PERF_SAMPLE_STREAM_ID | PERF_SAMPLE_CPU |   \
+	 PERF_SAMPLE_PERIOD | PERF_SAMPLE_READ | PERF_SAMPLE_CALLCHAIN | PERF_SAMPLE_RAW | \
+	 PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER)
+
+/* The read_format bits it understands (PERF_FORMAT_LOST is bit 4, Linux 6.0). */
+#define PERF_PARSE_READ_FORMATS                                                       \
+	(PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING | PERF_FORMAT_ID | \
+	 PERF_FORMAT_GROUP | (1u << 4))
+
+#define PERF_SAMPLE_REGS_MAX 64   /* popcount of a u64 mask: never more */
+#define PERF_READ_MAX 16          /* group members; a larger nr is malformed for us */
+
+/* Which optional parts a struct perf_sample carries (its has field). */
+#define PERF_HAS_READ       (1u << 0)
+#define PERF_HAS_CALLCHAIN  (1u << 1)
+#define PERF_HAS_REGS_USER  (1u << 2)
+#define PERF_HAS_STACK_USER (1u << 3)
+
+/* One counter of a PERF_SAMPLE_READ. */
+struct perf_read_value {
+	uint64_t value;
+	uint64_t id;      /* 0 unless PERF_FORMAT_ID */
+	uint64_t lost;    /* 0 unless PERF_FORMAT_LOST */
+};
+
+/*
+ * PERF_SAMPLE_READ, both formats in one shape: without PERF_FORMAT_GROUP
+ * the event's own value is v[0] and nr is 1.
+ */
+struct perf_read {
+	uint64_t format;  /* the attr.read_format it was parsed with */
+	uint64_t nr;      /* entries of v in use, <= PERF_READ_MAX */
+	uint64_t time_enabled, time_running;  /* 0 unless in format */
+	struct perf_read_value v[PERF_READ_MAX];
+};
+
+/*
+ * One sample. Fields not in sample_type are zero. The struct and every
+ * pointer in it are valid only during the sample callback: stack and
+ * callchain point into the record, which the ring buffer reuses afterwards.
+ * Copy what must outlive the call.
+ */
 struct perf_sample {
 	uint64_t time;       /* ns, CLOCK_MONOTONIC (perf's clock) */
 	pid_t pid, tid;
 	uint32_t cpu;
 	uint64_t period;
+	uint64_t ip, addr, stream_id;
+	uint64_t id;         /* PERF_SAMPLE_ID or PERF_SAMPLE_IDENTIFIER (the same value) */
+	unsigned has;        /* PERF_HAS_* */
+
+	struct perf_read read;  /* PERF_HAS_READ */
+
+	/* PERF_HAS_CALLCHAIN: callchain_nr u64 addresses (PERF_CONTEXT_* markers
+	 * included, as the kernel wrote them). Not necessarily 8-aligned: read
+	 * them with perf_sample_callchain_ip(). */
+	const uint8_t *callchain;
+	uint64_t callchain_nr;
+
+	/* PERF_HAS_REGS_USER: PERF_SAMPLE_REGS_ABI_NONE (no user context, e.g.
+	 * a kernel thread: nregs 0), _32 or _64 (any other value is passed on
+	 * as is; the layout rule, values follow iff abi != NONE, is the same).
+	 * regs[i] is the register of the i-th lowest bit set in
+	 * attr.sample_regs_user. */
+	uint64_t regs_abi;
+	uint32_t nregs;
+	uint64_t regs[PERF_SAMPLE_REGS_MAX];
+
+	/* PERF_HAS_STACK_USER: the kernel copied stack_size bytes from the user
+	 * stack pointer up, of which the first stack_dyn_size (<= stack_size)
+	 * are valid. stack is NULL when stack_size is 0 (no user context). */
+	const uint8_t *stack;
+	uint64_t stack_size, stack_dyn_size;
+};
+
+static inline uint64_t perf_sample_callchain_ip(const struct perf_sample *s, size_t i)
+{
+	uint64_t ip;
+	memcpy(&ip, s->callchain + 8 * i, sizeof(ip));
+	return ip;
+}
+
+/*
+ * PERF_RECORD_MMAP2, or the older PERF_RECORD_MMAP (type says which; it has
+ * no prot, flags nor file identity, and those stay zero).
+ */
+struct perf_mmap {
+	uint32_t type;
+	uint16_t misc;       /* header.misc: cpumode, PERF_RECORD_MISC_MMAP_DATA... */
+	pid_t pid, tid;
+	uint64_t addr, len, pgoff;
+	uint32_t prot, flags;
+	/* The file: with PERF_RECORD_MISC_MMAP_BUILD_ID (attr.build_id) its
+	 * build-id, else its device and inode. */
+	int has_build_id;
+	uint8_t build_id_size;   /* <= 20 */
+	uint8_t build_id[20];
+	uint32_t maj, min;
+	uint64_t ino, ino_generation;
+	/* NUL-terminated, inside the record: valid during the callback only. */
+	const char *filename;
 };
 
 struct perf_handlers {
@@ -39,11 +144,37 @@ struct perf_handlers {
 };
 
 /*
- * Parse one record of len bytes (header included) taken with the given
- * sample_type, and call the matching handler (NULL handlers are skipped).
- * Returns 0, or -EINVAL for a record that is malformed (too short for what
- * its type and sample_type promise).
+ * The callbacks of perf_parse_record_cfg(): those of struct perf_handlers
+ * (base.ctx is passed to each) and the records only it reads. A separate
+ * struct because users fill struct perf_handlers positionally, and a new
+ * member there would fail their build (-Wmissing-field-initializers).
  */
+struct perf_handlers_ext {
+	struct perf_handlers base;
+	void (*mmap2)(void *ctx, const struct perf_mmap *m);  /* MMAP2 and MMAP */
+};
+
+/* What the kernel was asked for: the attr fields that shape a record. */
+struct perf_parse_cfg {
+	uint64_t sample_type;
+	uint64_t sample_regs_user;  /* counts the registers of REGS_USER */
+	uint64_t read_format;       /* shapes READ */
+};
+
+/*
+ * Parse one record of len bytes (header included) taken with cfg, and call
+ * the matching handler (NULL handlers are skipped). Returns 0, or -EINVAL
+ * for a record that is malformed (too short for what its type and cfg
+ * promise, a count over our caps, dyn_size > size, a file name without its
+ * NUL) or that cfg asks for fields outside PERF_PARSE_SAMPLE_TYPES /
+ * PERF_PARSE_READ_FORMATS; no handler is called then. Bytes after what a
+ * record's type defines (the sample_id_all trailer) are ignored. Record
+ * types not handled here are skipped by size.
+ */
+int perf_parse_record_cfg(const void *rec, size_t len, const struct perf_parse_cfg *cfg,
+			  const struct perf_handlers_ext *h);
+
+/* The same with sample_regs_user = 0, read_format = 0 and no mmap2 callback. */
 int perf_parse_record(const void *rec, size_t len, uint64_t sample_type,
 		      const struct perf_handlers *h);
 
