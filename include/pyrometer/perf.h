@@ -141,16 +141,6 @@ struct perf_handlers {
 	void (*exit)(void *ctx, pid_t pid, pid_t tid);
 	void (*comm)(void *ctx, pid_t pid, pid_t tid, const char *comm);
 	void (*lost)(void *ctx, uint64_t count);
-};
-
-/*
- * The callbacks of perf_parse_record_cfg(): those of struct perf_handlers
- * (base.ctx is passed to each) and the records only it reads. A separate
- * struct because users fill struct perf_handlers positionally, and a new
- * member there would fail their build (-Wmissing-field-initializers).
- */
-struct perf_handlers_ext {
-	struct perf_handlers base;
 	void (*mmap2)(void *ctx, const struct perf_mmap *m);  /* MMAP2 and MMAP */
 };
 
@@ -172,9 +162,9 @@ struct perf_parse_cfg {
  * types not handled here are skipped by size.
  */
 int perf_parse_record_cfg(const void *rec, size_t len, const struct perf_parse_cfg *cfg,
-			  const struct perf_handlers_ext *h);
+			  const struct perf_handlers *h);
 
-/* The same with sample_regs_user = 0, read_format = 0 and no mmap2 callback. */
+/* The same with sample_regs_user = 0 and read_format = 0. */
 int perf_parse_record(const void *rec, size_t len, uint64_t sample_type,
 		      const struct perf_handlers *h);
 

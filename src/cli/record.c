@@ -261,7 +261,10 @@ static int open_events(struct recorder *r, const struct cli_opts *o)
 
 static void run_loop(struct recorder *r, const struct cli_opts *o)
 {
-	const struct perf_handlers h = { r, on_sample, on_fork, on_exit_rec, on_comm, on_lost };
+	const struct perf_handlers h = {
+		.ctx = r, .sample = on_sample, .fork = on_fork, .exit = on_exit_rec,
+		.comm = on_comm, .lost = on_lost,
+	};
 	int pidfd = (int)syscall(SYS_pidfd_open, r->pid, 0);
 	int status = o->output && isatty(STDERR_FILENO);
 	uint64_t start = now_ns(), next_scan = start + THREAD_RESCAN_NS;

@@ -237,9 +237,8 @@ static int parse_mmap(struct cursor *c, const struct perf_event_header *hdr,
 }
 
 int perf_parse_record_cfg(const void *rec, size_t len, const struct perf_parse_cfg *cfg,
-			  const struct perf_handlers_ext *hx)
+			  const struct perf_handlers *h)
 {
-	const struct perf_handlers *h = &hx->base;
 	struct perf_event_header hdr;
 	struct cursor c = { rec, (const uint8_t *)rec + len };
 	uint32_t pair[2];
@@ -260,8 +259,8 @@ int perf_parse_record_cfg(const void *rec, size_t len, const struct perf_parse_c
 		struct perf_mmap m;
 		if (parse_mmap(&c, &hdr, &m) < 0)
 			return -EINVAL;
-		if (hx->mmap2)
-			hx->mmap2(h->ctx, &m);
+		if (h->mmap2)
+			h->mmap2(h->ctx, &m);
 		return 0;
 	}
 	case PERF_RECORD_FORK:
@@ -312,7 +311,6 @@ int perf_parse_record(const void *rec, size_t len, uint64_t sample_type,
 		      const struct perf_handlers *h)
 {
 	const struct perf_parse_cfg cfg = { .sample_type = sample_type };
-	const struct perf_handlers_ext hx = { .base = *h };
 
-	return perf_parse_record_cfg(rec, len, &cfg, &hx);
+	return perf_parse_record_cfg(rec, len, &cfg, h);
 }

@@ -121,12 +121,15 @@ static void on_lost(void *ctx, uint64_t count)
 static struct perf_handlers handlers(struct seen *v)
 {
 	memset(v, 0, sizeof(*v));
-	return (struct perf_handlers){ v, on_sample, on_fork, on_exit_rec, on_comm, on_lost };
+	return (struct perf_handlers){ .ctx = v, .sample = on_sample, .fork = on_fork,
+				       .exit = on_exit_rec, .comm = on_comm, .lost = on_lost };
 }
 
-static struct perf_handlers_ext handlers_ext(struct seen *v)
+static struct perf_handlers handlers_ext(struct seen *v)
 {
-	return (struct perf_handlers_ext){ handlers(v), on_mmap2 };
+	struct perf_handlers h = handlers(v);
+	h.mmap2 = on_mmap2;
+	return h;
 }
 
 static int calls(const struct seen *v)
@@ -195,7 +198,7 @@ static int parse_rec(const struct rec *r, uint64_t st, const struct perf_handler
 
 /* The same through perf_parse_record_cfg(). */
 static int parse_exact_cfg(const uint8_t *b, size_t len, const struct perf_parse_cfg *cfg,
-			   const struct perf_handlers_ext *h)
+			   const struct perf_handlers *h)
 {
 	uint8_t *copy = malloc(len ? len : 1);
 	assert_non_null(copy);
@@ -206,7 +209,7 @@ static int parse_exact_cfg(const uint8_t *b, size_t len, const struct perf_parse
 }
 
 static int parse_rec_cfg(const struct rec *r, const struct perf_parse_cfg *cfg,
-			 const struct perf_handlers_ext *h)
+			 const struct perf_handlers *h)
 {
 	return parse_exact_cfg(r->b, r->n, cfg, h);
 }
@@ -446,7 +449,7 @@ static void check_truncations_cfg(const struct rec *full, size_t min_valid,
 
 	for (size_t len = 0; len < full->n; len++) {
 		struct seen v;
-		struct perf_handlers_ext h = handlers_ext(&v);
+		struct perf_handlers h = handlers_ext(&v);
 
 		memcpy(b, full->b, full->n);
 		int ret = parse_exact_cfg(b, len, cfg, &h);
@@ -466,7 +469,7 @@ static void check_truncations_cfg(const struct rec *full, size_t min_valid,
 
 	/* header.size smaller or larger than the bytes given */
 	struct seen v;
-	struct perf_handlers_ext h = handlers_ext(&v);
+	struct perf_handlers h = handlers_ext(&v);
 	memset(b, 0, sizeof(b));
 	memcpy(b, full->b, full->n);
 	assert_int_equal(parse_exact_cfg(b, full->n + 8, cfg, &h), -EINVAL);
@@ -890,7 +893,7 @@ static void round_trip(const struct perf_parse_cfg *cfg, const struct want *w)
 {
 	struct rec r;
 	struct seen v;
-	struct perf_handlers_ext h = handlers_ext(&v);
+	struct perf_handlers h = handlers_ext(&v);
 
 	sample_build(&r, cfg, w);
 	assert_int_equal(parse_rec_cfg(&r, cfg, &h), 0);
@@ -977,7 +980,7 @@ static void test_regs_user(void **state)
 
 	/* all ones: an ABI the parser passes on as is, three registers */
 	struct seen v;
-	struct perf_handlers_ext h = handlers_ext(&v);
+	struct perf_handlers h = handlers_ext(&v);
 	cfg = (struct perf_parse_cfg){ PERF_SAMPLE_REGS_USER, X86_BP_SP_IP, 0 };
 	rec_begin(&r, PERF_RECORD_SAMPLE);
 	memset(r.b + r.n, 0xff, 32);
@@ -996,7 +999,7 @@ static void test_stack_user(void **state)
 	struct want w;
 	struct rec r;
 	struct seen v;
-	struct perf_handlers_ext h;
+	struct perf_handlers h;
 
 	(void)state;
 	want_distinct(&w);
@@ -1053,7 +1056,7 @@ static void test_read(void **state)
 	struct want w;
 	struct rec r;
 	struct seen v;
-	struct perf_handlers_ext h;
+	struct perf_handlers h;
 
 	(void)state;
 	want_distinct(&w);
@@ -1133,7 +1136,7 @@ static void test_callchain_raw(void **state)
 	struct want w;
 	struct rec r;
 	struct seen v;
-	struct perf_handlers_ext h;
+	struct perf_handlers h;
 
 	(void)state;
 	want_distinct(&w);
@@ -1260,7 +1263,7 @@ static void test_mmap2(void **state)
 	const struct perf_parse_cfg cfg = { PERF_SAMPLE_FIELDS_DEFAULT, 0, 0 };
 	struct rec r;
 	struct seen v;
-	struct perf_handlers_ext h = handlers_ext(&v);
+	struct perf_handlers h = handlers_ext(&v);
 
 	(void)state;
 	assert_int_equal(sizeof(LIBPY_PADDED), 48);   /* the literal's own NUL included */
@@ -1325,7 +1328,7 @@ static void test_mmap2_names(void **state)
 	const struct perf_parse_cfg cfg = { PERF_SAMPLE_FIELDS_DEFAULT, 0, 0 };
 	struct rec r;
 	struct seen v;
-	struct perf_handlers_ext h = handlers_ext(&v);
+	struct perf_handlers h = handlers_ext(&v);
 
 	(void)state;
 	/* followed by a sample_id_all trailer: the name ends at its NUL */
@@ -1348,7 +1351,7 @@ static void test_mmap2_names(void **state)
 		assert_int_equal(parse_rec_cfg(&r, &cfg, &h), -EINVAL);
 		assert_int_equal(calls(&v), 0);
 		/* refused with no callback to call, too */
-		struct perf_handlers_ext none = { 0 };
+		struct perf_handlers none = { 0 };
 		assert_int_equal(parse_rec_cfg(&r, &cfg, &none), -EINVAL);
 	}
 	/* the name's last byte the record's last, and it is the NUL */
@@ -1389,7 +1392,7 @@ static void test_mmap2_names(void **state)
 	assert_int_equal(parse_rec(&r, PERF_SAMPLE_FIELDS_DEFAULT, &hb), -EINVAL);
 
 	/* no callbacks at all: parsed, nothing called */
-	struct perf_handlers_ext none = { 0 };
+	struct perf_handlers none = { 0 };
 	mmap2_rec(&r, user, LIBPY_PADDED, 48);
 	assert_int_equal(parse_rec_cfg(&r, &cfg, &none), 0);
 	mmap_old_rec(&r, user, LIBPY_PADDED, 48);
@@ -1403,7 +1406,7 @@ static void test_mmap_old(void **state)
 	const struct perf_parse_cfg cfg = { PERF_SAMPLE_FIELDS_DEFAULT, 0, 0 };
 	struct rec r;
 	struct seen v;
-	struct perf_handlers_ext h = handlers_ext(&v);
+	struct perf_handlers h = handlers_ext(&v);
 
 	(void)state;
 	mmap_old_rec(&r, data, "/tmp/data.bin\0\0\0", 16);
