@@ -17,6 +17,15 @@ enum cli_exit {
 
 enum cli_cmd { CMD_NONE, CMD_RECORD, CMD_DUMP, CMD_HELP, CMD_VERSION };
 
+enum cli_native {
+	NATIVE_AUTO = 0,      /* extension and library frames; interpreter internals hidden */
+	NATIVE_ALL,           /* every native frame */
+	NATIVE_NONE,          /* Python frames only; no stack copy */
+};
+
+/* Default bytes of user stack copied per sample (see the man page). */
+#define CLI_STACK_SIZE_DEFAULT 16384
+
 struct cli_opts {
 	enum cli_cmd cmd;
 	pid_t pid;
@@ -24,6 +33,8 @@ struct cli_opts {
 	double duration;      /* -d, seconds; 0 = until stopped */
 	const char *output;   /* -o, NULL = table on stdout */
 	int threads;          /* --threads */
+	enum cli_native native; /* --native */
+	unsigned stack_size;  /* --stack-size, bytes */
 };
 
 /*

@@ -175,6 +175,9 @@ struct perf_set {
 	pid_t pid;
 	uint64_t period_ns;       /* cpu-clock period */
 	uint64_t sample_type;
+	uint64_t regs_user;       /* sample_regs_user; 0 = no register sample */
+	uint32_t stack_user;      /* bytes of user stack per sample; 0 = none */
+	int mmap;                 /* MMAP2 records for executable mappings */
 	size_t data_pages;        /* ring buffer data pages per thread (power of 2) */
 	int epfd;
 	struct perf_thread **v;   /* each allocated alone: stable while handlers add */
@@ -186,6 +189,15 @@ struct perf_set {
 
 /* Prepare a set sampling cpu-clock at hz. 0 or -errno. */
 int perf_set_init(struct perf_set *s, pid_t pid, unsigned hz);
+
+/*
+ * Before the first thread: sample the user registers of regs_mask and
+ * stack_size bytes of user stack (a multiple of 8, at most
+ * PERF_STACK_USER_MAX), and ask for MMAP2 records of executable mappings.
+ * 0, or -EINVAL for a size out of range.
+ */
+#define PERF_STACK_USER_MAX 65000u  /* a record's size is 16 bits */
+int perf_set_native(struct perf_set *s, uint64_t regs_mask, uint32_t stack_size);
 void perf_set_release(struct perf_set *s);
 
 /*

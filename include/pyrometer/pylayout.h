@@ -43,8 +43,10 @@ struct py_layout {
 	int32_t ts_next;
 	int32_t ts_interp;
 	int32_t ts_frame;           /* PyFrameObject *frame, <= 3.10 */
-	int32_t ts_cframe;          /* _PyCFrame *cframe, 3.11 - 3.12 */
+	int32_t ts_cframe;          /* _PyCFrame *cframe, 3.10 - 3.12 */
 	int32_t cf_current_frame;   /* _PyCFrame.current_frame, 3.11 - 3.12 */
+	int32_t cf_previous;        /* _PyCFrame.previous, 3.10 - 3.12 */
+	int32_t ts_root_cframe;     /* the chain's last element, in the thread state */
 	int32_t ts_current_frame;   /* _PyInterpreterFrame *current_frame, 3.13+ */
 	int32_t ts_thread_id;       /* pthread_t */
 	int32_t ts_native_thread_id; /* kernel tid, 3.11+ */

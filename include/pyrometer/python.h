@@ -52,13 +52,77 @@ enum py_stack_flags {
 };
 
 /*
+ * Where the Python frames of one stack read were run natively: each C call
+ * of the interpreter's eval loop (an "activation") runs one or more
+ * consecutive Python frames. Activations are listed innermost first;
+ * activation k holds the frames [k ? end[k - 1] : 0, end[k]).
+ *
+ * How an activation is found in the native stack depends on the version
+ * and is private to src/python (py_place_activations); the fields below
+ * are the evidence it uses, filled by py_stack_read.
+ */
+#define PY_MAX_ACTIVATIONS PY_MAX_FRAMES
+
+struct py_activations {
+	int n;
+	int end[PY_MAX_ACTIVATIONS];
+	uint64_t anchor[PY_MAX_ACTIVATIONS]; /* a C-stack address in the activation's
+						native frame, 0 = not known yet */
+	uint64_t cframe, cframe_root;         /* 3.10/3.11: the chain of C-stack
+						 markers, innermost first */
+	uint64_t tstate;
+};
+
+/*
  * The Python stack of kernel thread tid, innermost frame first, into
  * frames[0..cap). Returns the number of frames (0: the thread runs no Python
  * code now), or -ENOENT when tid has no Python thread state, or -EFAULT when
- * its state could not be read. *flags gets enum py_stack_flags bits.
+ * its state could not be read. *flags gets enum py_stack_flags bits. When
+ * acts is not NULL it gets the frames' activations.
  */
 int py_stack_read(struct py_runtime *rt, pid_t tid, struct py_raw_frame *frames,
-		  int cap, unsigned *flags);
+		  int cap, unsigned *flags, struct py_activations *acts);
+
+/* The native side of the same sample, innermost frame first. */
+struct py_native_stack {
+	int n;
+	const uint64_t *sps;     /* frame i owns the stack [sps[i], sps[i + 1]) */
+	int complete;            /* the walk reached the outermost frame */
+	const uint8_t *stack;    /* the sample's copy of the stack, at sps[0] */
+	size_t stack_len;
+	/* Per frame: its PC is in the eval loop function by symbol (only
+	 * consulted by versions whose activations have no C-stack marker,
+	 * <= 3.9); NULL when not known. */
+	const unsigned char *is_eval;
+};
+
+enum py_place_result {
+	PY_PLACE_OK = 0,        /* every activation has its native frame */
+	PY_PLACE_PARTIAL = 1,   /* the outer ones lie beyond the unwound stack */
+	PY_PLACE_MISMATCH = -1, /* the two stacks disagree */
+};
+
+/* place[k] values that are not native frame indexes. */
+#define PY_PLACE_NEWER (-1)  /* started after the sample: leave its frames out */
+#define PY_PLACE_BEYOND (-2) /* beyond the unwound native stack: its frames go
+				at the root, above the native frames */
+
+/*
+ * Which native frame each activation of acts ran in: place[k] = native
+ * frame index (strictly increasing with k), or one of the PY_PLACE_ values.
+ * Fills in anchors that only the native stack can tell (3.10/3.11 read
+ * their chain of markers from the sample's stack copy).
+ */
+enum py_place_result py_place_activations(struct py_runtime *rt, struct py_activations *acts,
+					  const struct py_native_stack *nat, int *place);
+
+/* The path (as the target maps it) of the file holding the interpreter:
+ * libpython or the python executable itself. */
+const char *py_module_path(const struct py_runtime *rt);
+
+/* The eval loop function's name: a native frame whose symbol is this, or
+ * this followed by a '.' suffix (GCC's .cold parts), runs Python frames. */
+#define PY_EVAL_FUNCTION "_PyEval_EvalFrameDefault"
 
 /* What a raw frame means. Strings are interned in the runtime's pool. */
 struct py_frame_info {
@@ -76,6 +140,11 @@ struct py_frame_info {
  */
 int py_frames_resolve(struct py_runtime *rt, const struct py_raw_frame *frames, int n,
 		      struct py_frame_info *out);
+
+/* The same, but one entry per raw frame (n on success): shim frames get
+ * name NULL instead of being left out. */
+int py_frames_resolve_each(struct py_runtime *rt, const struct py_raw_frame *frames, int n,
+			   struct py_frame_info *out);
 
 /* A Python thread, as the interpreter lists it. */
 struct py_thread {

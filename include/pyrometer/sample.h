@@ -30,6 +30,18 @@ struct raw_sample {
 	unsigned py_flags;     /* enum py_stack_flags */
 	int nframes;
 	const struct py_raw_frame *frames;   /* innermost first; owned by the producer */
+	const struct py_activations *acts;   /* how frames split into eval-loop calls;
+						NULL without native frames */
+
+	/* The native stack (nnative == 0: none was taken), innermost first:
+	 * pcs[0] the interrupted instruction, later ones return addresses;
+	 * frame i owns the stack [sps[i], sps[i + 1]). The sample's stack copy
+	 * (at sps[0]) comes along for markers that live on the stack. */
+	int nnative;
+	const uint64_t *native_pcs, *native_sps;
+	unsigned unwind_flags;               /* enum in unwind.h */
+	const uint8_t *stack;
+	size_t stack_len;
 };
 
 #endif

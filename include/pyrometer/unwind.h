@@ -13,9 +13,16 @@
  *     search table of its .eh_frame_hdr (PT_GNU_EH_FRAME). .debug_frame is
  *     not used: a module without .eh_frame_hdr has no unwind info here.
  *
- * Frames without CFI (CPython's -X perf trampolines, JIT code, a module
- * with no .eh_frame_hdr, the [vdso], which has no file): the unwinder falls
- * back to one frame-pointer step when RBP looks like a frame chain: RBP
+ * CPython's -X perf trampolines (3.12+) are anonymous executable code
+ * without CFI whose every copy reads `sub $8,%rsp; call *%rcx; add $8,%rsp;
+ * ret`. A caller frame whose PC sits in anonymous memory on exactly the
+ * bytes `add $8,%rsp; ret` (read from the target through the reader set
+ * with unwinder_set_reader) is stepped by that layout: the return address
+ * at SP+8, the caller's SP = SP+16, every other register unchanged.
+ *
+ * Other frames without CFI (JIT code, a module with no .eh_frame_hdr, the
+ * [vdso], which has no file): the unwinder falls back to one frame-pointer
+ * step when RBP looks like a frame chain: RBP
  * lies inside the stack copy at or above SP, 8-aligned, the saved RBP it
  * points to is 0 or higher, and the return address at RBP+8 lies in an
  * executable mapping of the module map. The frame after such a step knows
@@ -80,13 +87,14 @@ enum {
 	UNWIND_STOP_MASK = (1 << 5) - 1,
 	/* Informational, with any of the above. */
 	UNWIND_FP_USED = 1 << 8,   /* some frame came from a frame-pointer step */
+	UNWIND_TRAMPOLINE = 1 << 9, /* some frame was a -X perf trampoline */
 };
 
 /* Per-sample outcomes, counted rather than logged (for output metadata). */
 struct unwind_stats {
 	uint64_t samples, frames;
 	uint64_t end, no_info, truncated, max, error; /* by stop reason */
-	uint64_t fp_steps;
+	uint64_t fp_steps, trampoline_steps;
 	uint64_t modules, module_failures; /* module files loaded / unusable */
 };
 
@@ -118,6 +126,16 @@ struct modmap *unwinder_modmap(struct unwinder *u);
 const struct unwind_stats *unwinder_stats(const struct unwinder *u);
 
 /*
+ * How the unwinder reads the target's own memory (only to recognise -X perf
+ * trampolines, whose code lives in no file): read(arg, addr, buf, len)
+ * returns 0 when all len bytes were read. Without a reader no trampoline is
+ * recognised.
+ */
+void unwinder_set_reader(struct unwinder *u,
+			 int (*read)(void *arg, uint64_t addr, void *buf, size_t len),
+			 void *arg);
+
+/*
  * Unwind one sample. regs[i] is register i of enum perf_event_x86_regs,
  * for i < nregs (see unwind_regs_unpack for perf's packed form); stack is
  * the stack copy, stack_len bytes starting at regs[SP].
@@ -126,10 +144,14 @@ const struct unwind_stats *unwinder_stats(const struct unwinder *u);
  * off-by-one rule above), and returns how many; *flags (may be NULL) gets
  * the stop reason and UNWIND_FP_USED. Without IP and SP in regs: returns 0
  * with UNWIND_ERROR.
+ *
+ * sps (may be NULL) gets each frame's stack pointer, sps[0] = regs[SP]:
+ * frame i owns the stack bytes [sps[i], sps[i + 1]) - its locals, and for
+ * the outermost frame written everything above sps[n - 1].
  */
 int unwind_sample(struct unwinder *u, const uint64_t *regs, size_t nregs,
-		  const uint8_t *stack, size_t stack_len, uint64_t *pcs, int max,
-		  unsigned *flags);
+		  const uint8_t *stack, size_t stack_len, uint64_t *pcs, uint64_t *sps,
+		  int max, unsigned *flags);
 
 /*
  * perf's sample form -> the indexed form: packed holds one value per bit

@@ -26,11 +26,13 @@ static const char usage_main[] =
 
 static const char usage_record[] =
 	"usage: pyrometer record -p PID [-F HZ] [-d SECONDS] [-o FILE] [--threads]\n"
+	"                        [--native MODE] [--stack-size BYTES]\n"
 	"\n"
-	"Sample the Python threads of process PID on CPU time (cpu-clock) and report\n"
-	"where they spend it, by Python function and line. Recording stops after -d\n"
-	"seconds, on Ctrl-C or SIGTERM, or when the process exits; the output is\n"
-	"written in every case.\n"
+	"Sample the threads of process PID on CPU time (cpu-clock) and report where\n"
+	"they spend it, by Python function and line, with the native (C) frames of\n"
+	"extensions and libraries in between. Recording stops after -d seconds, on\n"
+	"Ctrl-C or SIGTERM, or when the process exits; the output is written in every\n"
+	"case. A process that is not CPython gets a native profile.\n"
 	"\n"
 	"  -p, --pid PID           process to profile\n"
 	"  -F, --frequency HZ      samples per second of CPU time per thread (1-10000,\n"
@@ -40,6 +42,11 @@ static const char usage_record[] =
 	"                          follows the ending: .csv (one row per Python line),\n"
 	"                          .txt or .folded (collapsed stacks for flame graphs)\n"
 	"      --threads           collapsed stacks get a root frame per thread\n"
+	"      --native MODE       native frames: auto (default: extension and library\n"
+	"                          frames, the interpreter's own hidden), all (every\n"
+	"                          frame), none (Python frames only, lowest overhead)\n"
+	"      --stack-size BYTES  user stack copied per sample for native unwinding\n"
+	"                          (1024-65000, multiple of 8; default 16384)\n"
 	"  -h, --help              show this help\n";
 
 static const char usage_dump[] =
@@ -109,11 +116,14 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "threads", no_argument, NULL, 'T' },
+		{ "native", required_argument, NULL, 'N' },
+		{ "stack-size", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	memset(o, 0, sizeof(*o));
 	o->hz = 100;
+	o->stack_size = CLI_STACK_SIZE_DEFAULT;
 
 	if (argc < 2) {
 		cli_usage(NULL);
@@ -166,6 +176,26 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 			if (o->cmd != CMD_RECORD)
 				return bad(cmd, "%s takes no --threads", cmd);
 			o->threads = 1;
+			break;
+		case 'N':
+			if (o->cmd != CMD_RECORD)
+				return bad(cmd, "%s takes no --native", cmd);
+			if (!strcmp(optarg, "auto"))
+				o->native = NATIVE_AUTO;
+			else if (!strcmp(optarg, "all"))
+				o->native = NATIVE_ALL;
+			else if (!strcmp(optarg, "none"))
+				o->native = NATIVE_NONE;
+			else
+				return bad(cmd, "--native needs auto, all or none, not '%s'", optarg);
+			break;
+		case 'S':
+			if (o->cmd != CMD_RECORD)
+				return bad(cmd, "%s takes no --stack-size", cmd);
+			if (parse_long(optarg, 1024, 65000, &v) < 0 || v % 8)
+				return bad(cmd, "--stack-size needs a multiple of 8 from 1024 to 65000 "
+					   "bytes, not '%s'", optarg);
+			o->stack_size = (unsigned)v;
 			break;
 		case 'h':
 			cli_usage(cmd);

@@ -27,7 +27,7 @@ static void print_thread(struct py_runtime *rt, pid_t pid, const struct py_threa
 	printf("Thread %d \"%s\"%s\n", (int)t->tid, esc, t->holds_gil ? " holds the GIL" : "");
 
 	unsigned flags = 0;
-	int n = t->tid > 0 ? py_stack_read(rt, t->tid, raw, PY_MAX_FRAMES, &flags) : -ENOENT;
+	int n = t->tid > 0 ? py_stack_read(rt, t->tid, raw, PY_MAX_FRAMES, &flags, NULL) : -ENOENT;
 	if (n > 0)
 		n = py_frames_resolve(rt, raw, n, info);
 	if (n < 0) {

@@ -92,6 +92,11 @@ struct unwinder {
 	size_t nkeys, keys_cap;
 	int fd;                   /* the file of fd_mod, open for preads */
 	const struct uw_module *fd_mod;
+	int (*read)(void *arg, uint64_t addr, void *buf, size_t len);
+	void *read_arg;
+	/* Verdicts on anonymous code: is this return address a -X perf
+	 * trampoline's? Direct-mapped by address; 0 = empty slot. */
+	struct { uint64_t pc; int yes; } tramp[256];
 	struct unwind_stats stats;
 };
 
@@ -103,9 +108,11 @@ struct uw_ctx {
 	const uint8_t *stack;
 	uint64_t stack_base;
 	size_t stack_len;
-	/* After a frame-pointer step only these are known. */
-	int after_fp;
-	uint64_t fp_ip, fp_sp, fp_bp;
+	/* After a frame-pointer or trampoline step the cursor restarts from
+	 * these registers (perf numbering); ov_mask says which are known. */
+	int override;
+	uint64_t ov_mask;
+	uint64_t ov[UNWIND_NREGS];
 	/* The module of the last find_proc_info, for its table reads. */
 	const struct uw_module *cur;
 	uint64_t cur_bias;
@@ -495,14 +502,6 @@ static int access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *val, in
 	(void)as;
 	if (write)
 		return -UNW_EREADONLYREG;
-	if (c->after_fp) {
-		switch (reg) {
-		case UNW_X86_64_RIP: *val = c->fp_ip; return 0;
-		case UNW_X86_64_RSP: *val = c->fp_sp; return 0;
-		case UNW_X86_64_RBP: *val = c->fp_bp; return 0;
-		default: return -UNW_EBADREG;
-		}
-	}
 	switch (reg) {
 	case UNW_X86_64_RIP: idx = PERF_REG_X86_IP; break;
 	case UNW_X86_64_RSP: idx = PERF_REG_X86_SP; break;
@@ -513,6 +512,12 @@ static int access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *val, in
 	case UNW_X86_64_R14: idx = PERF_REG_X86_R14; break;
 	case UNW_X86_64_R15: idx = PERF_REG_X86_R15; break;
 	default: return -UNW_EBADREG;
+	}
+	if (c->override) {
+		if (!(c->ov_mask & (1ull << idx)))
+			return -UNW_EBADREG;
+		*val = c->ov[idx];
+		return 0;
 	}
 	if (idx >= c->nregs)
 		return -UNW_EBADREG;
@@ -645,6 +650,15 @@ int unwinder_set_root(struct unwinder *u, const char *root)
 	return 0;
 }
 
+void unwinder_set_reader(struct unwinder *u,
+			 int (*read)(void *arg, uint64_t addr, void *buf, size_t len),
+			 void *arg)
+{
+	u->read = read;
+	u->read_arg = arg;
+	memset(u->tramp, 0, sizeof(u->tramp));
+}
+
 struct modmap *unwinder_modmap(struct unwinder *u)
 {
 	return &u->map;
@@ -687,15 +701,72 @@ static int fp_step(struct uw_ctx *c, unw_cursor_t *cu, uint64_t sp, uint64_t bp)
 	memcpy(&ret, c->stack + rel + 8, 8);
 	if ((saved != 0 && saved <= bp) || !modmap_find(&c->u->map, ret))
 		return -1;
-	c->after_fp = 1;
-	c->fp_ip = ret;
-	c->fp_sp = bp + 16;
-	c->fp_bp = saved;
+	c->override = 1;
+	c->ov_mask = (1ull << PERF_REG_X86_IP) | (1ull << PERF_REG_X86_SP) |
+		     (1ull << PERF_REG_X86_BP);
+	c->ov[PERF_REG_X86_IP] = ret;
+	c->ov[PERF_REG_X86_SP] = bp + 16;
+	c->ov[PERF_REG_X86_BP] = saved;
 	c->cur = NULL;
 	return unw_init_remote(cu, c->u->as, c) == 0 ? 0 : -1;
 }
 
-static unsigned walk(struct uw_ctx *c, uint64_t *pcs, int max, int *np)
+/* Is ip the return point of a -X perf trampoline: anonymous code reading
+ * `add $8,%rsp; ret` (48 83 c4 08 c3)? Verdicts are cached per address. */
+static int is_trampoline(struct unwinder *u, uint64_t ip)
+{
+	static const uint8_t body[5] = { 0x48, 0x83, 0xc4, 0x08, 0xc3 };
+	struct modmap_entry *e = modmap_find(&u->map, ip);
+	size_t slot = (ip ^ (ip >> 12)) % (sizeof(u->tramp) / sizeof(u->tramp[0]));
+	uint8_t code[5];
+
+	if (!u->read || !e || (e->path && e->path[0] == '/'))
+		return 0;
+	if (u->tramp[slot].pc == ip)
+		return u->tramp[slot].yes;
+	int yes = u->read(u->read_arg, ip, code, sizeof(code)) == 0 &&
+		  memcmp(code, body, sizeof(body)) == 0;
+	u->tramp[slot].pc = ip;
+	u->tramp[slot].yes = yes;
+	return yes;
+}
+
+/*
+ * Step over a trampoline frame at ip with stack pointer sp: the return
+ * address is at sp + 8, the caller's SP is sp + 16, and the callee-saved
+ * registers pass through untouched (their values in cu). 0, or -1.
+ */
+static int trampoline_step(struct uw_ctx *c, unw_cursor_t *cu, uint64_t sp)
+{
+	static const struct { unw_regnum_t unw; int perf; } keep[] = {
+		{ UNW_X86_64_RBX, PERF_REG_X86_BX }, { UNW_X86_64_RBP, PERF_REG_X86_BP },
+		{ UNW_X86_64_R12, PERF_REG_X86_R12 }, { UNW_X86_64_R13, PERF_REG_X86_R13 },
+		{ UNW_X86_64_R14, PERF_REG_X86_R14 }, { UNW_X86_64_R15, PERF_REG_X86_R15 },
+	};
+	uint64_t rel = sp + 8 - c->stack_base, ret, mask = 0, vals[UNWIND_NREGS] = { 0 };
+
+	if (rel >= c->stack_len || c->stack_len - rel < 8)
+		return -1;
+	memcpy(&ret, c->stack + rel, 8);
+	if (!modmap_find(&c->u->map, ret))
+		return -1;
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+		unw_word_t v;
+		if (unw_get_reg(cu, keep[i].unw, &v) == 0) {
+			vals[keep[i].perf] = v;
+			mask |= 1ull << keep[i].perf;
+		}
+	}
+	memcpy(c->ov, vals, sizeof(vals));
+	c->ov_mask = mask | (1ull << PERF_REG_X86_IP) | (1ull << PERF_REG_X86_SP);
+	c->ov[PERF_REG_X86_IP] = ret;
+	c->ov[PERF_REG_X86_SP] = sp + 16;
+	c->override = 1;
+	c->cur = NULL;
+	return unw_init_remote(cu, c->u->as, c) == 0 ? 0 : -1;
+}
+
+static unsigned walk(struct uw_ctx *c, uint64_t *pcs, uint64_t *sps, int max, int *np)
 {
 	unw_cursor_t cu;
 	unw_word_t ip, sp = c->regs[PERF_REG_X86_SP], bp;
@@ -711,13 +782,23 @@ static unsigned walk(struct uw_ctx *c, uint64_t *pcs, int max, int *np)
 		c->ran_off = 0;
 		int r = unw_step(&cu);
 		if (r == -UNW_ESTOPUNWIND && c->noinfo) {
-			if (unw_get_reg(&cu, UNW_X86_64_RBP, &bp) != 0 || fp_step(c, &cu, sp, bp) != 0)
+			/* The frame at pcs[n - 1] has no unwind info. */
+			if (n > 1 && is_trampoline(c->u, pcs[n - 1]) &&
+			    trampoline_step(c, &cu, sp) == 0) {
+				c->u->stats.trampoline_steps++;
+				fl |= UNWIND_TRAMPOLINE;
+			} else if (unw_get_reg(&cu, UNW_X86_64_RBP, &bp) == 0 &&
+				   fp_step(c, &cu, sp, bp) == 0) {
+				c->u->stats.fp_steps++;
+				fl |= UNWIND_FP_USED;
+			} else {
 				return fl | UNWIND_NO_INFO;
-			c->u->stats.fp_steps++;
-			fl |= UNWIND_FP_USED;
-			pcs[n++] = c->fp_ip;
+			}
+			sp = c->ov[PERF_REG_X86_SP];
+			if (sps)
+				sps[n] = sp;
+			pcs[n++] = c->ov[PERF_REG_X86_IP];
 			*np = n;
-			sp = c->fp_sp;
 			continue;
 		}
 		if (r < 0)
@@ -734,14 +815,16 @@ static unsigned walk(struct uw_ctx *c, uint64_t *pcs, int max, int *np)
 		if (nsp <= sp)
 			return fl | UNWIND_ERROR;
 		sp = nsp;
+		if (sps)
+			sps[n] = sp;
 		pcs[n++] = ip;
 		*np = n;
 	}
 }
 
 int unwind_sample(struct unwinder *u, const uint64_t *regs, size_t nregs,
-		  const uint8_t *stack, size_t stack_len, uint64_t *pcs, int max,
-		  unsigned *flags)
+		  const uint8_t *stack, size_t stack_len, uint64_t *pcs, uint64_t *sps,
+		  int max, unsigned *flags)
 {
 	unsigned fl;
 	int n = 0;
@@ -762,8 +845,10 @@ int unwind_sample(struct unwinder *u, const uint64_t *regs, size_t nregs,
 			.stack = stack, .stack_base = regs[PERF_REG_X86_SP],
 			.stack_len = stack ? stack_len : 0,
 		};
+		if (sps)
+			sps[n] = regs[PERF_REG_X86_SP];
 		pcs[n++] = regs[PERF_REG_X86_IP];
-		fl = walk(&c, pcs, max, &n);
+		fl = walk(&c, pcs, sps, max, &n);
 	}
 
 	u->stats.samples++;

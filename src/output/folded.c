@@ -11,6 +11,11 @@
 static void frame_text(FILE *f, const struct prof_frame *fr)
 {
 	esc_put(f, esc_frame, fr->name);
+	if (fr->kind == PROF_NATIVE && fr->file[0]) {
+		fputs(" [", f);
+		esc_put(f, esc_frame, fr->file);
+		fputc(']', f);
+	}
 	if (fr->kind != PROF_PYTHON)
 		return;
 	fputs(" (", f);

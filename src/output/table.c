@@ -54,9 +54,13 @@ static int write_table(FILE *f, const struct profile *p, const struct output_opt
 		if (fr->kind == PROF_PYTHON) {
 			esc_put(f, esc_term, fr->file);
 			fprintf(f, ":%d\n", fr->line < 0 ? 0 : fr->line);
-		}
-		else
+		} else if (fr->kind == PROF_NATIVE && fr->file[0]) {
+			fputc('[', f);
+			esc_put(f, esc_term, fr->file);
+			fputs("]\n", f);
+		} else {
 			fputc('\n', f);
+		}
 	}
 	if (n == 0)
 		fputs("(no samples)\n", f);

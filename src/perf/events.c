@@ -47,6 +47,23 @@ int perf_set_init(struct perf_set *s, pid_t pid, unsigned hz)
 	return s->epfd < 0 ? -errno : 0;
 }
 
+int perf_set_native(struct perf_set *s, uint64_t regs_mask, uint32_t stack_size)
+{
+	if (stack_size == 0 || stack_size % 8 || stack_size > PERF_STACK_USER_MAX || !regs_mask)
+		return -EINVAL;
+	s->regs_user = regs_mask;
+	s->stack_user = stack_size;
+	s->sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+	s->mmap = 1;
+	/* Room for some 16 samples with their stack copies (a wakeup comes
+	 * with every sample, so a few suffice), and never less than before. */
+	size_t psz = (size_t)page_size(), want = 16 * ((size_t)stack_size + 512) / psz, pages = 16;
+	while (pages < want && pages < 256)
+		pages *= 2;
+	s->data_pages = pages;
+	return 0;
+}
+
 static void thread_close(struct perf_thread *t)
 {
 	if (t->meta)
@@ -98,6 +115,12 @@ int perf_set_add_thread(struct perf_set *s, pid_t tid)
 	a.config = PERF_COUNT_SW_CPU_CLOCK;
 	a.sample_period = s->period_ns;
 	a.sample_type = s->sample_type;
+	a.sample_regs_user = s->regs_user;
+	a.sample_stack_user = s->stack_user;
+	/* Executable mappings made while sampling (a module imported, a
+	 * library dlopen'ed), with inode and build-id data (mmap2). */
+	a.mmap = s->mmap ? 1 : 0;
+	a.mmap2 = s->mmap ? 1 : 0;
 	/* User-space samples only: that is all a Python profile needs, and it
 	 * is what kernel.perf_event_paranoid=2 allows an unprivileged user. */
 	a.exclude_kernel = 1;
@@ -190,7 +213,10 @@ static int drain(struct perf_set *s, struct perf_thread *t, const struct perf_ha
 			memcpy(s->scratch + first, t->data, hdr.size - first);
 			rec = s->scratch;
 		}
-		if (perf_parse_record(rec, hdr.size, s->sample_type, h) < 0)
+		const struct perf_parse_cfg cfg = {
+			.sample_type = s->sample_type, .sample_regs_user = s->regs_user,
+		};
+		if (perf_parse_record_cfg(rec, hdr.size, &cfg, h) < 0)
 			s->bad_records++;
 		tail += hdr.size;
 		handled++;

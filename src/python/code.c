@@ -182,7 +182,8 @@ static int code_line(struct py_runtime *rt, struct py_code *c, int32_t idx)
  * is interpreter machinery, not user code. */
 static int is_shim(const struct py_code *c)
 {
-	return strcmp(c->name, "__init__") == 0 && strcmp(c->file, "__init__") == 0;
+	return (strcmp(c->name, "__init__") == 0 && strcmp(c->file, "__init__") == 0) ||
+	       (strcmp(c->name, "<interpreter trampoline>") == 0 && strcmp(c->file, "<shim>") == 0);
 }
 
 void py_code_check_span(const struct py_layout *L, int32_t *off, int32_t *len)
@@ -220,8 +221,23 @@ void py_code_checked(struct py_runtime *rt, uint64_t addr, const uint8_t *words)
 	}
 }
 
+static int resolve(struct py_runtime *rt, const struct py_raw_frame *frames, int n,
+		   struct py_frame_info *out, int keep_shims);
+
 int py_frames_resolve(struct py_runtime *rt, const struct py_raw_frame *frames, int n,
 		      struct py_frame_info *out)
+{
+	return resolve(rt, frames, n, out, 0);
+}
+
+int py_frames_resolve_each(struct py_runtime *rt, const struct py_raw_frame *frames, int n,
+			   struct py_frame_info *out)
+{
+	return resolve(rt, frames, n, out, 1);
+}
+
+static int resolve(struct py_runtime *rt, const struct py_raw_frame *frames, int n,
+		   struct py_frame_info *out, int keep_shims)
 {
 	static struct target_iov iov[PY_MAX_FRAMES];
 	static uint8_t words[PY_MAX_FRAMES][64];
@@ -274,8 +290,11 @@ int py_frames_resolve(struct py_runtime *rt, const struct py_raw_frame *frames, 
 				strpool_intern(rt->pool, "", 0), -1 };
 			continue;
 		}
-		if (is_shim(c))
+		if (is_shim(c)) {
+			if (keep_shims)
+				out[m++] = (struct py_frame_info){ NULL, NULL, -1 };
 			continue;
+		}
 		out[m++] = (struct py_frame_info){ c->name, c->file, code_line(rt, c, frames[i].instr) };
 	}
 	return m;

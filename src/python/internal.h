@@ -77,8 +77,10 @@ struct py_runtime {
 	enum py_linetable_format ltfmt;
 	char version[32];
 
+	char module_path[4096];      /* the file holding _PyRuntime, as mapped */
 	uint64_t runtime_addr;       /* &_PyRuntime */
 	uint64_t code_type;          /* &PyCode_Type, 0 when unknown */
+	uint64_t shim_code;          /* 3.12+: the code of eval-loop shim frames, once seen */
 	int pthread_tid_off;         /* <= 3.10: where struct pthread keeps the tid */
 
 	/* tid -> thread state, open addressing, rebuilt on demand */

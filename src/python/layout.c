@@ -131,6 +131,8 @@ static void fill_unpublished(struct py_layout *out)
 	out->ts_frame = -1;
 	out->ts_cframe = -1;
 	out->cf_current_frame = -1;
+	out->cf_previous = -1;
+	out->ts_root_cframe = -1;
 	out->fr_lasti = -1;
 	out->fr_is_entry = -1;
 	out->co_firsttraceable = -1;

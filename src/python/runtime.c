@@ -211,6 +211,7 @@ int py_attach(pid_t pid, struct target_mem *mem, struct strpool *pool,
 	rt->mem = mem;
 	rt->pool = pool;
 	rt->runtime_addr = f->runtime;
+	snprintf(rt->module_path, sizeof(rt->module_path), "%s", f->path);
 	rt->code_type = f->code_type;
 	rt->seq = 1;
 

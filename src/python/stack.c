@@ -85,6 +85,7 @@ struct walk {
 	struct py_raw_frame *out;
 	int cap, n;
 	unsigned *flags;
+	struct py_activations *acts; /* may be NULL */
 	/* last, so that resetting a walk need not clear it */
 	uint8_t frames[SPEC_FRAMES][512]; /* <= 3.10: speculative frame objects */
 };
@@ -105,7 +106,7 @@ static int read_speculative(struct walk *w, uint64_t tstate, size_t tslen)
 	py_code_check_span(L, &clo, &clen);
 	iov[n++] = (struct target_iov){ tstate, w->ts, tslen };
 	int cframe_at = -1;
-	if (sp->cframe && L->ts_cframe >= 0) {
+	if (sp->cframe && L->ts_cframe >= 0 && L->cf_current_frame >= 0) {
 		cframe_at = n;
 		iov[n++] = (struct target_iov){ sp->cframe + (uint64_t)L->cf_current_frame,
 						&w->cframe_top, 8 };
@@ -140,6 +141,20 @@ static int read_speculative(struct walk *w, uint64_t tstate, size_t tslen)
 		w->hi = sp->win_hi;
 	}
 	return 0;
+}
+
+/* The frames pushed since the last activation end form one activation,
+ * anchored at the C-stack address anchor (0: not known yet). An empty one is
+ * dropped (3.15's base frame, or a shim whose frame is not pushed yet). */
+static void end_activation(struct walk *w, uint64_t anchor)
+{
+	struct py_activations *a = w->acts;
+
+	if (!a || a->n >= PY_MAX_ACTIVATIONS || w->n == (a->n ? a->end[a->n - 1] : 0))
+		return;
+	a->end[a->n] = w->n;
+	a->anchor[a->n] = anchor;
+	a->n++;
 }
 
 static int push(struct walk *w, uint64_t code, int32_t idx)
@@ -248,6 +263,7 @@ static void walk_frame_objects(struct walk *w, uint64_t addr)
 		int32_t idx = lasti < 0 ? -1 : (py_at_least(L, 3, 10) ? lasti : lasti / 2);
 		if (push(w, u64_at(f, L->fr_code), idx) < 0)
 			break;
+		end_activation(w, 0);   /* one eval-loop call per frame */
 		addr = u64_at(f, L->fr_back);
 	}
 }
@@ -293,13 +309,19 @@ static void walk_interp_frames(struct walk *w, uint64_t addr, uint64_t chunk)
 			plan_window(w, addr, chunk);
 		uint64_t prev = u64_at(f, L->fr_back);
 		int owner = L->fr_owner >= 0 ? f[L->fr_owner] : 0;
+		uint64_t code = u64_at(f, L->fr_code) & code_mask;
 		/* 3.12+: owner >= 3 marks the C-stack shim that starts an eval-loop
-		 * activation (and 3.15's base frame): not a Python frame. */
-		if (py_at_least(L, 3, 12) && owner >= 3) {
+		 * activation (and 3.15's base frame): not a Python frame. Every
+		 * shim has the same code (3.12's trampoline, later Py_None), so a
+		 * shim caught before its owner byte was stored is known by it. */
+		if (py_at_least(L, 3, 12) &&
+		    (owner >= 3 || (w->rt->shim_code && code == w->rt->shim_code))) {
+			if (owner >= 3)
+				w->rt->shim_code = code;
+			end_activation(w, addr);  /* the shim is a local of that call */
 			addr = prev;
 			continue;
 		}
-		uint64_t code = u64_at(f, L->fr_code) & code_mask;
 		uint64_t instr = u64_at(f, L->fr_instr);
 		uint64_t start = code + (uint64_t)L->co_code_adaptive;
 		int64_t idx = ((int64_t)instr - (int64_t)start) / 2;
@@ -307,6 +329,9 @@ static void walk_interp_frames(struct walk *w, uint64_t addr, uint64_t chunk)
 			idx = -1;
 		if (push(w, code, (int32_t)idx) < 0)
 			break;
+		/* 3.11: the oldest frame of an activation says so. */
+		if (L->fr_is_entry >= 0 && f[L->fr_is_entry])
+			end_activation(w, 0);
 		addr = prev;
 	}
 }
@@ -324,7 +349,7 @@ static void remember_codes(struct py_spec *sp, const struct py_raw_frame *fr, in
 }
 
 int py_stack_read(struct py_runtime *rt, pid_t tid, struct py_raw_frame *frames, int cap,
-		  unsigned *flags)
+		  unsigned *flags, struct py_activations *acts)
 {
 	const struct py_layout *L = &rt->L;
 	static struct walk w;
@@ -359,6 +384,14 @@ int py_stack_read(struct py_runtime *rt, pid_t tid, struct py_raw_frame *frames,
 	w.out = frames;
 	w.cap = cap;
 	w.flags = flags;
+	w.acts = acts;
+	if (acts) {
+		acts->n = 0;
+		acts->tstate = e.tstate;
+		acts->cframe = L->ts_cframe >= 0 ? u64_at(w.ts, L->ts_cframe) : 0;
+		acts->cframe_root = L->ts_root_cframe >= 0
+			? e.tstate + (uint64_t)L->ts_root_cframe : 0;
+	}
 
 	if (L->ts_frame >= 0) {
 		walk_frame_objects(&w, u64_at(w.ts, L->ts_frame));
@@ -382,6 +415,7 @@ int py_stack_read(struct py_runtime *rt, pid_t tid, struct py_raw_frame *frames,
 							    : 0;
 		walk_interp_frames(&w, top, chunk);
 	}
+	end_activation(&w, 0);  /* frames left over (a cut or torn stack) */
 	remember_codes(w.sp, frames, w.n);
 	memcpy(w.sp->frames, w.next, sizeof(w.next));
 	w.sp->nframes = w.nnext;

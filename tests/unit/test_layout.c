@@ -194,7 +194,7 @@ static const struct field layout_fields[] = {
 	LF(is_next), LF(is_threads_head), LF(is_gil_ptr), LF(is_gil_locked),
 	LF(is_gil_holder), LF(gil_locked), LF(gil_last_holder),
 	LF(ts_size), LF(ts_next), LF(ts_interp), LF(ts_frame), LF(ts_cframe),
-	LF(cf_current_frame), LF(ts_current_frame), LF(ts_thread_id),
+	LF(cf_current_frame), LF(cf_previous), LF(ts_root_cframe), LF(ts_current_frame), LF(ts_thread_id),
 	LF(ts_native_thread_id), LF(ts_datastack_chunk),
 	LF(fr_size), LF(fr_back), LF(fr_code), LF(fr_lasti), LF(fr_instr),
 	LF(fr_is_entry), LF(fr_owner),
@@ -240,8 +240,10 @@ static const struct rule layout_rules[] = {
 	R(ts_next, 8, 15, "tstate.next"),
 	R(ts_interp, 8, 15, "tstate.interp"),
 	R(ts_frame, 8, 10, "tstate.frame"),
-	R(ts_cframe, 11, 12, "tstate.cframe"),
+	R(ts_cframe, 10, 12, "tstate.cframe"),
 	R(cf_current_frame, 11, 12, "cframe.current_frame"),
+	R(cf_previous, 11, 12, "cframe.previous"),
+	R(ts_root_cframe, 10, 12, "tstate.root_cframe"),
 	R(ts_current_frame, 13, 15, "tstate.current_frame"),
 	R(ts_thread_id, 8, 15, "tstate.thread_id"),
 	R(ts_native_thread_id, 11, 15, "tstate.native_thread_id"),
@@ -579,6 +581,8 @@ static void test_debug_offsets_known_values(void **state)
 	assert_int_equal(l.ts_frame, -1);
 	assert_int_equal(l.ts_cframe, -1);
 	assert_int_equal(l.cf_current_frame, -1);
+	assert_int_equal(l.cf_previous, -1);
+	assert_int_equal(l.ts_root_cframe, -1);
 	assert_int_equal(l.fr_lasti, -1);
 	assert_int_equal(l.fr_is_entry, -1);
 	assert_int_equal(l.co_firsttraceable, -1);

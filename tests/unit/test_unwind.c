@@ -96,9 +96,15 @@ NOFP static int unwind_test_inner(int x)
 	return x + 1;
 }
 
+/* A local of unwind_test_middle: the unwinder must place it in that frame
+ * (how eval-loop activations are found by their C-stack entry markers). */
+static uint64_t middle_local_addr;
+
 NOFP static int unwind_test_middle(int x)
 {
-	int r = unwind_test_inner(x * 2);
+	volatile int local = x;
+	middle_local_addr = (uint64_t)(uintptr_t)&local;
+	int r = unwind_test_inner(local * 2);
 	__asm__ volatile("" ::: "memory");
 	return r + 3;
 }
@@ -292,8 +298,15 @@ static void test_unwind_real_stack(void **state)
 	assert_true(cap.len >= 1024);
 
 	struct unwinder *u = unwinder_of_self();
-	real_n = unwind_sample(u, cap.regs, UNWIND_NREGS, cap.stack, cap.len, real_pcs, MAX_PCS,
+	uint64_t sps[MAX_PCS];
+	real_n = unwind_sample(u, cap.regs, UNWIND_NREGS, cap.stack, cap.len, real_pcs, sps, MAX_PCS,
 			       &real_flags);
+	assert_true(real_n >= 4);
+	assert_int_equal(sps[0], cap.regs[PERF_REG_X86_SP]);
+	for (int k = 1; k < real_n; k++)
+		assert_true(sps[k] > sps[k - 1]);
+	/* middle is frame 1: its local lies in [sps[1], sps[2]). */
+	assert_true(middle_local_addr >= sps[1] && middle_local_addr < sps[2]);
 	names_of(u, real_pcs, real_n, names);
 	for (int i = 0; i < real_n; i++)
 		print_message("  #%d %#llx %s\n", i, (unsigned long long)real_pcs[i], names[i]);
@@ -330,22 +343,22 @@ static void test_truncated(void **state)
 	(void)state;
 	assert_true(real_n > 4);
 	struct unwinder *u = unwinder_of_self();
-	int n = unwind_sample(u, cap.regs, UNWIND_NREGS, cap.stack, 64, pcs, MAX_PCS, &flags);
+	int n = unwind_sample(u, cap.regs, UNWIND_NREGS, cap.stack, 64, pcs, NULL, MAX_PCS, &flags);
 	assert_true(n >= 1 && n < real_n);
 	assert_int_equal(flags & UNWIND_STOP_MASK, UNWIND_TRUNCATED);
 	assert_memory_equal(pcs, real_pcs, (size_t)n * sizeof(*pcs));
 
 	/* No stack at all: only the interrupted PC. */
-	n = unwind_sample(u, cap.regs, UNWIND_NREGS, NULL, 0, pcs, MAX_PCS, &flags);
+	n = unwind_sample(u, cap.regs, UNWIND_NREGS, NULL, 0, pcs, NULL, MAX_PCS, &flags);
 	assert_int_equal(n, 1);
 	assert_int_equal(flags & UNWIND_STOP_MASK, UNWIND_TRUNCATED);
 
 	/* max reached. */
-	n = unwind_sample(u, cap.regs, UNWIND_NREGS, cap.stack, cap.len, pcs, 3, &flags);
+	n = unwind_sample(u, cap.regs, UNWIND_NREGS, cap.stack, cap.len, pcs, NULL, 3, &flags);
 	assert_int_equal(n, 3);
 	assert_int_equal(flags, UNWIND_MAX);
 	assert_memory_equal(pcs, real_pcs, 3 * sizeof(*pcs));
-	n = unwind_sample(u, cap.regs, UNWIND_NREGS, cap.stack, cap.len, pcs, 0, &flags);
+	n = unwind_sample(u, cap.regs, UNWIND_NREGS, cap.stack, cap.len, pcs, NULL, 0, &flags);
 	assert_int_equal(n, 0);
 	assert_int_equal(flags, UNWIND_MAX);
 	unwinder_free(u);
@@ -363,10 +376,10 @@ static void test_garbage(void **state)
 	struct unwinder *u = unwinder_of_self();
 
 	/* Without IP and SP there is nothing to walk. */
-	n = unwind_sample(u, cap.regs, PERF_REG_X86_IP, cap.stack, cap.len, pcs, MAX_PCS, &flags);
+	n = unwind_sample(u, cap.regs, PERF_REG_X86_IP, cap.stack, cap.len, pcs, NULL, MAX_PCS, &flags);
 	assert_int_equal(n, 0);
 	assert_int_equal(flags, UNWIND_ERROR);
-	n = unwind_sample(u, NULL, 0, NULL, 0, pcs, MAX_PCS, &flags);
+	n = unwind_sample(u, NULL, 0, NULL, 0, pcs, NULL, MAX_PCS, &flags);
 	assert_int_equal(n, 0);
 	assert_int_equal(flags, UNWIND_ERROR);
 
@@ -374,7 +387,7 @@ static void test_garbage(void **state)
 	memcpy(regs, cap.regs, sizeof(regs));
 	regs[PERF_REG_X86_IP] = 0x10;
 	regs[PERF_REG_X86_BP] = 0;
-	n = unwind_sample(u, regs, UNWIND_NREGS, cap.stack, cap.len, pcs, MAX_PCS, &flags);
+	n = unwind_sample(u, regs, UNWIND_NREGS, cap.stack, cap.len, pcs, NULL, MAX_PCS, &flags);
 	assert_int_equal(n, 1);
 	assert_int_equal(flags, UNWIND_NO_INFO);
 
@@ -393,7 +406,7 @@ static void test_garbage(void **state)
 		if (round % 8 == 0)
 			memcpy(junk, cap.stack, 64); /* a sane first frame, then junk */
 		size_t len = (size_t)rand() % sizeof(junk);
-		n = unwind_sample(u, regs, UNWIND_NREGS, junk, len, pcs, MAX_PCS, &flags);
+		n = unwind_sample(u, regs, UNWIND_NREGS, junk, len, pcs, NULL, MAX_PCS, &flags);
 		assert_true(n >= 1 && n <= MAX_PCS);
 		assert_int_equal(pcs[0], regs[PERF_REG_X86_IP]);
 		assert_int_equal(stop_bits(flags), 1);
@@ -428,11 +441,11 @@ static void test_no_info(void **state)
 	memcpy(regs, cap.regs, sizeof(regs));
 	regs[PERF_REG_X86_BP] = 0;
 	regs[PERF_REG_X86_IP] = base + 0x100;
-	int n = unwind_sample(u, regs, UNWIND_NREGS, cap.stack, cap.len, pcs, MAX_PCS, &flags);
+	int n = unwind_sample(u, regs, UNWIND_NREGS, cap.stack, cap.len, pcs, NULL, MAX_PCS, &flags);
 	assert_int_equal(n, 1);
 	assert_int_equal(flags, UNWIND_NO_INFO);
 	regs[PERF_REG_X86_IP] = anon + 0x100;
-	n = unwind_sample(u, regs, UNWIND_NREGS, cap.stack, cap.len, pcs, MAX_PCS, &flags);
+	n = unwind_sample(u, regs, UNWIND_NREGS, cap.stack, cap.len, pcs, NULL, MAX_PCS, &flags);
 	assert_int_equal(n, 1);
 	assert_int_equal(flags, UNWIND_NO_INFO);
 
@@ -449,14 +462,14 @@ static void test_no_info(void **state)
 	regs[PERF_REG_X86_SP] = regs[PERF_REG_X86_BP] = sp;
 	for (int i = 0; i < 2; i++) {
 		regs[PERF_REG_X86_IP] = (i ? anon : base) + 0x100;
-		n = unwind_sample(u, regs, UNWIND_NREGS, stack, cap.len + 16, pcs, MAX_PCS, &flags);
+		n = unwind_sample(u, regs, UNWIND_NREGS, stack, cap.len + 16, pcs, NULL, MAX_PCS, &flags);
 		assert_int_equal(n, real_n + 1);
 		assert_int_equal(flags, real_flags | UNWIND_FP_USED);
 		assert_memory_equal(pcs + 1, real_pcs, (size_t)real_n * sizeof(*pcs));
 	}
 	/* A return address outside every mapping is no frame chain. */
 	memset(stack + 8, 0, 8);
-	n = unwind_sample(u, regs, UNWIND_NREGS, stack, cap.len + 16, pcs, MAX_PCS, &flags);
+	n = unwind_sample(u, regs, UNWIND_NREGS, stack, cap.len + 16, pcs, NULL, MAX_PCS, &flags);
 	assert_int_equal(n, 1);
 	assert_int_equal(flags, UNWIND_NO_INFO);
 	assert_int_equal(unwinder_stats(u)->fp_steps, 2);
@@ -475,11 +488,11 @@ static void test_cost(void **state)
 
 	(void)state;
 	struct unwinder *u = unwinder_of_self();
-	int n = unwind_sample(u, cap.regs, UNWIND_NREGS, cap.stack, cap.len, pcs, MAX_PCS, &flags);
+	int n = unwind_sample(u, cap.regs, UNWIND_NREGS, cap.stack, cap.len, pcs, NULL, MAX_PCS, &flags);
 	assert_int_equal(n, real_n);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int i = 0; i < rounds; i++) {
-		n = unwind_sample(u, cap.regs, UNWIND_NREGS, cap.stack, cap.len, pcs, MAX_PCS,
+		n = unwind_sample(u, cap.regs, UNWIND_NREGS, cap.stack, cap.len, pcs, NULL, MAX_PCS,
 				  &flags);
 		assert_int_equal(n, real_n);
 	}
