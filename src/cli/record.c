@@ -185,9 +185,10 @@ static int native_shown(const struct recorder *r, int i, int n, int outer)
 
 /*
  * Merge the resolved Python frames (info[0..got), innermost first) with the
- * native stack of rs into b. Python frames whose activations could not be
- * placed come first... see below; returns 0, or -1 on a mismatch (nothing
- * put: the caller emits both stacks apart).
+ * native stack of rs into b, innermost first: each activation's frames take
+ * the place of its native frame, activations newer than the sample are left
+ * out, and those beyond a cut native stack go rootward of it. Returns 0, or
+ * -1 on a mismatch (the caller then writes both stacks apart).
  */
 static int merge(struct recorder *r, const struct raw_sample *rs, int got, struct build *b)
 {
@@ -204,15 +205,6 @@ static int merge(struct recorder *r, const struct raw_sample *rs, int got, struc
 			.stack = rs->stack, .stack_len = rs->stack_len, .is_eval = r->is_eval,
 		};
 		enum py_place_result pr = py_place_activations(r->rt, &r->acts, &ns, r->place);
-		if (getenv("PYRO_DEBUG") && pr < 0) {
-			fprintf(stderr, "place %d:", pr);
-			for (int k = 0; k < nact; k++)
-				fprintf(stderr, " [%d %llx -> %d]", a->end[k], (unsigned long long)a->anchor[k], r->place[k]);
-			fprintf(stderr, "\n sps:");
-			for (int i = 0; i < n; i++)
-				fprintf(stderr, " %llx", (unsigned long long)rs->native_sps[i]);
-			fprintf(stderr, "\n");
-		}
 		if (pr == PY_PLACE_MISMATCH)
 			return -1;
 	}

@@ -11,6 +11,16 @@
  * access_mem. Everything is in runtime addresses: a module's load bias
  * comes from its executable mapping and its PT_LOAD segments.
  *
+ * A module with a .debug_frame section (in the file itself, else in its
+ * separate debug file found by build-id) gets a second table: the
+ * .debug_frame is converted at load time into a synthetic .eh_frame and a
+ * synthetic .eh_frame_hdr search table over it, both held in memory and
+ * placed at file vaddrs beyond the module's last PT_LOAD segment (see
+ * debug_frame_convert). module_read serves those bytes like the real
+ * tables, so libunwind searches and parses both the same way; the real
+ * table is searched first and the synthetic one only for a PC it does not
+ * cover.
+ *
  * When a PC has no unwind info, find_proc_info answers -UNW_ESTOPUNWIND
  * rather than -UNW_ENOINFO, so that unw_step returns at once instead of
  * guessing with its own frame-pointer heuristics; the walk then decides
@@ -49,10 +59,17 @@ extern int dwarf_search_unwind_table(unw_addr_space_t as, unw_word_t ip, unw_dyn
 /* DW_EH_PE_* pointer encodings used by .eh_frame_hdr. */
 #define EH_PE_OMIT 0xff
 #define EH_PE_FORMAT 0x0f
+#define EH_PE_UDATA4 0x03
+#define EH_PE_SDATA4 0x0b
 #define EH_PE_APPL 0x70
 #define EH_PE_PCREL 0x10
 #define EH_PE_DATAREL 0x30
-#define EH_PE_TABLE (EH_PE_DATAREL | 0x0b) /* datarel sdata4: searchable */
+#define EH_PE_TABLE (EH_PE_DATAREL | EH_PE_SDATA4) /* datarel sdata4: searchable */
+#define EH_PE_FDE (EH_PE_PCREL | EH_PE_SDATA4)     /* FDE pointers we write */
+
+/* The synthetic tables made from .debug_frame start this far above the
+ * page-aligned end of the module's last PT_LOAD segment. */
+#define UW_SYN_GAP (64u << 10)
 
 /* modmap_entry.state */
 enum { MAP_UNRESOLVED = 0, MAP_OK = 1, MAP_NONE = -1 };
@@ -62,18 +79,32 @@ struct uw_load {
 	uint32_t flags;
 };
 
+/* A binary search table of FDEs in .eh_frame_hdr form: fde_count pairs of
+ * int32 (initial location, FDE address), relative to hdr_vaddr. */
+struct uw_table {
+	uint64_t hdr_vaddr, table_vaddr, fde_count;
+};
+
 /* One module file; immutable once loaded, shared by its mappings. */
 struct uw_module {
 	char *path;               /* root + path, opened on demand; owned */
 	size_t nloads;
 	struct uw_load loads[UW_MAX_LOADS];
-	int has_table;            /* .eh_frame_hdr with a search table */
-	uint64_t hdr_vaddr, table_vaddr, fde_count;
+	/* The search tables, in lookup order: .eh_frame_hdr's, then the one
+	 * made from .debug_frame. */
+	size_t ntables;
+	struct uw_table tables[2];
+	uint64_t hdr_vaddr;
 	uint8_t *hdr;             /* .eh_frame_hdr bytes; owned */
 	size_t hdr_len;
 	uint64_t ehf_vaddr;
 	uint8_t *ehf;             /* .eh_frame bytes; owned */
 	size_t ehf_len;
+	/* The synthetic .eh_frame and .eh_frame_hdr made from .debug_frame,
+	 * one buffer at file vaddr syn_vaddr, above every PT_LOAD. */
+	uint64_t syn_vaddr;
+	uint8_t *syn;             /* owned */
+	size_t syn_len;
 };
 
 struct uw_key {
@@ -129,6 +160,7 @@ static void module_free(struct uw_module *m)
 	free(m->path);
 	free(m->hdr);
 	free(m->ehf);
+	free(m->syn);
 	free(m);
 }
 
@@ -222,10 +254,13 @@ static void module_tables(struct uw_module *m, Elf *elf, int fd, const GElf_Phdr
 {
 	if (eh->p_filesz < 12 || eh->p_filesz > UNWIND_MAX_TABLE)
 		return;
+	/* hdr_len stays 0 until the bytes are in: module_read trusts it. */
 	m->hdr_vaddr = eh->p_vaddr;
+	m->hdr = read_vaddr(fd, m, m->hdr_vaddr, eh->p_filesz);
+	if (!m->hdr)
+		return;
 	m->hdr_len = eh->p_filesz;
-	m->hdr = read_vaddr(fd, m, m->hdr_vaddr, m->hdr_len);
-	if (!m->hdr || m->hdr[0] != 1 || m->hdr[3] != EH_PE_TABLE)
+	if (m->hdr[0] != 1 || m->hdr[3] != EH_PE_TABLE)
 		return;
 
 	size_t pos = 4;
@@ -247,9 +282,9 @@ static void module_tables(struct uw_module *m, Elf *elf, int fd, const GElf_Phdr
 		return;
 	m->ehf_vaddr = ehf;
 	m->ehf_len = len;
-	m->table_vaddr = m->hdr_vaddr + pos;
-	m->fde_count = count;
-	m->has_table = 1;
+	m->tables[m->ntables++] = (struct uw_table){
+		.hdr_vaddr = m->hdr_vaddr, .table_vaddr = m->hdr_vaddr + pos, .fde_count = count,
+	};
 }
 
 /* A module from its file: NULL with errno when it is not a usable ELF. */
