@@ -10,8 +10,18 @@
  *     through the process's module map (modmap.h) and read through the
  *     files' PT_LOAD segments (runtime address -> file offset);
  *   - unwind info is each module's .eh_frame, searched through the binary
- *     search table of its .eh_frame_hdr (PT_GNU_EH_FRAME). .debug_frame is
- *     not used: a module without .eh_frame_hdr has no unwind info here.
+ *     search table of its .eh_frame_hdr (PT_GNU_EH_FRAME), and its
+ *     .debug_frame: the CFI of code built without unwind tables (-g
+ *     -fno-asynchronous-unwind-tables). A module's .debug_frame, else the
+ *     one of its separate debug file (SYMTAB_DEBUG_DIRS/.build-id/xx/
+ *     yyyy.debug under the root, its build-id checked), is converted once
+ *     at load into an in-memory .eh_frame and search table of its own
+ *     (zlib-compressed sections are inflated first). For a PC the
+ *     .eh_frame_hdr table is searched first and the .debug_frame one only
+ *     when the first has no entry, so a binary whose code is mostly in
+ *     .eh_frame with a few objects in .debug_frame unwinds through both.
+ *     Only 32-bit DWARF CIEs of version 1, 3 or 4 with an empty
+ *     augmentation are understood; other entries give no unwind info.
  *
  * CPython's -X perf trampolines (3.12+) are anonymous executable code
  * without CFI whose every copy reads `sub $8,%rsp; call *%rcx; add $8,%rsp;
@@ -20,9 +30,9 @@
  * with unwinder_set_reader) is stepped by that layout: the return address
  * at SP+8, the caller's SP = SP+16, every other register unchanged.
  *
- * Other frames without CFI (JIT code, a module with no .eh_frame_hdr, the
- * [vdso], which has no file): the unwinder falls back to one frame-pointer
- * step when RBP looks like a frame chain: RBP
+ * Other frames without CFI (JIT code, a module with neither .eh_frame_hdr
+ * nor .debug_frame, the [vdso], which has no file): the unwinder falls
+ * back to one frame-pointer step when RBP looks like a frame chain: RBP
  * lies inside the stack copy at or above SP, 8-aligned, the saved RBP it
  * points to is 0 or higher, and the return address at RBP+8 lies in an
  * executable mapping of the module map. The frame after such a step knows
@@ -69,7 +79,8 @@ struct modmap;
 	 (1ull << PERF_REG_X86_R14) | (1ull << PERF_REG_X86_R15))
 
 #define UNWIND_MAX_FRAMES 1024        /* steps per sample, whatever max says */
-#define UNWIND_MAX_TABLE (64u << 20)  /* .eh_frame_hdr and .eh_frame, each */
+#define UNWIND_MAX_TABLE (64u << 20)  /* .eh_frame_hdr, .eh_frame, .debug_frame
+					 and the .eh_frame made of it, each */
 #define UNWIND_MAX_MODULES 4096       /* distinct module files per unwinder */
 
 /* Why unwind_sample stopped: exactly one of the first five bits is set. */
@@ -77,8 +88,9 @@ enum {
 	UNWIND_END = 1 << 0,       /* the outermost frame (return address
 				      undefined or 0): the stack is complete */
 	UNWIND_NO_INFO = 1 << 1,   /* a PC without unwind info (no module, a
-				      module without .eh_frame_hdr, JIT code)
-				      and no frame-pointer step possible */
+				      module without .eh_frame_hdr or
+				      .debug_frame, JIT code) and no
+				      frame-pointer step possible */
 	UNWIND_TRUNCATED = 1 << 2, /* the walk needed stack above the copy */
 	UNWIND_MAX = 1 << 3,       /* max PCs (or UNWIND_MAX_FRAMES) reached */
 	UNWIND_ERROR = 1 << 4,     /* bad registers, unreadable memory, a
@@ -96,6 +108,7 @@ struct unwind_stats {
 	uint64_t end, no_info, truncated, max, error; /* by stop reason */
 	uint64_t fp_steps, trampoline_steps;
 	uint64_t modules, module_failures; /* module files loaded / unusable */
+	uint64_t debug_frame;     /* modules with a table from .debug_frame */
 };
 
 struct unwinder;

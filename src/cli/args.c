@@ -50,13 +50,15 @@ static const char usage_record[] =
 	"  -h, --help              show this help\n";
 
 static const char usage_dump[] =
-	"usage: pyrometer dump -p PID\n"
+	"usage: pyrometer dump -p PID [--native MODE]\n"
 	"\n"
 	"Print the current Python stack of every thread of process PID once: thread\n"
 	"id, name, whether it holds the GIL, and its frames innermost first.\n"
 	"\n"
-	"  -p, --pid PID   process to inspect\n"
-	"  -h, --help      show this help\n";
+	"  -p, --pid PID      process to inspect\n"
+	"      --native MODE  none (default: Python frames only), auto (with the native\n"
+	"                     frames of extensions and libraries) or all (every frame)\n"
+	"  -h, --help         show this help\n";
 
 void cli_error(const char *fmt, ...)
 {
@@ -140,9 +142,10 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 	}
 	if (!strcmp(cmd, "record"))
 		o->cmd = CMD_RECORD;
-	else if (!strcmp(cmd, "dump"))
+	else if (!strcmp(cmd, "dump")) {
 		o->cmd = CMD_DUMP;
-	else
+		o->native = NATIVE_NONE;   /* dump shows native frames on request */
+	} else
 		return bad("", "unknown command '%s'", cmd);
 
 	const char *shorts = o->cmd == CMD_RECORD ? "+:p:F:d:o:h" : "+:p:h";
@@ -178,8 +181,6 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 			o->threads = 1;
 			break;
 		case 'N':
-			if (o->cmd != CMD_RECORD)
-				return bad(cmd, "%s takes no --native", cmd);
 			if (!strcmp(optarg, "auto"))
 				o->native = NATIVE_AUTO;
 			else if (!strcmp(optarg, "all"))

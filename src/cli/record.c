@@ -20,9 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mixed.h"
 #include "pyrometer/cli.h"
 #include "pyrometer/modmap.h"
-#include "pyrometer/native.h"
 #include "pyrometer/output.h"
 #include "pyrometer/perf.h"
 #include "pyrometer/profile.h"
@@ -34,7 +34,6 @@
 
 #define THREAD_RESCAN_NS (50 * 1000000ull)
 #define MAX_TIDS 65536
-#define MAX_NATIVE 512         /* native frames kept per sample */
 
 static volatile sig_atomic_t stop_requested;
 
@@ -61,25 +60,12 @@ struct recorder {
 	struct thread_info *threads;   /* open addressing on tid */
 	size_t threads_cap, nthreads;
 
-	/* native stacks (native != NATIVE_NONE) */
-	enum cli_native native;
-	struct unwinder *uw;
-	struct native_syms *syms;
-	uint64_t native_pcs[MAX_NATIVE], native_sps[MAX_NATIVE];
-	uint64_t uregs[UNWIND_NREGS];
-	struct py_activations acts;
-	int place[PY_MAX_ACTIVATIONS];
-	struct native_sym nsym[MAX_NATIVE];
-	unsigned char is_eval[MAX_NATIVE];
+	struct mixed *mx;                /* the stack builder */
 
 	/* counts for the report */
 	uint64_t samples, lost, unreadable, no_python;
-	uint64_t mismatches, native_truncated, unwind_failures, native_samples;
 
-	uint32_t f_unknown, f_no_python, f_truncated, f_mismatch;
-	struct py_raw_frame raw[PY_MAX_FRAMES];
-	struct py_frame_info info[PY_MAX_FRAMES];
-	uint32_t path[PY_MAX_FRAMES + MAX_NATIVE + 4];
+	uint32_t path[PY_MAX_FRAMES + MIXED_MAX_NATIVE + 8];
 };
 
 static uint64_t now_ns(void)
@@ -136,169 +122,30 @@ static struct thread_info *thread_get(struct recorder *r, pid_t tid)
 	return t;
 }
 
-/* Innermost-first stack under construction; reversed into r->path. */
-struct build {
-	uint32_t v[PY_MAX_FRAMES + MAX_NATIVE + 2];
-	size_t n;
-};
-
-static void put(struct build *b, uint32_t id)
-{
-	if (id != UINT32_MAX && b->n < sizeof(b->v) / sizeof(b->v[0]))
-		b->v[b->n++] = id;
-}
-
-static uint32_t native_frame(struct recorder *r, int i)
-{
-	const struct native_sym *s = &r->nsym[i];
-	return profile_frame(r->prof, s->name, s->module, 0, PROF_NATIVE);
-}
-
-/* Python frames [from, to) of the resolved info[], innermost first. */
-static void put_python(struct recorder *r, struct build *b, int from, int to)
-{
-	for (int k = from; k < to; k++) {
-		const struct py_frame_info *fi = &r->info[k];
-		if (!fi->name)
-			continue;   /* an interpreter shim */
-		put(b, profile_frame(r->prof, fi->name, fi->file, fi->line, PROF_PYTHON));
-	}
-}
-
-/* Is native frame i shown? auto hides the interpreter's own frames, the
- * anonymous trampolines between them (-X perf), and the process and thread
- * start-up frames outside the outermost Python frame (from index outer on). */
-static int native_shown(const struct recorder *r, int i, int n, int outer)
-{
-	unsigned f = r->nsym[i].flags;
-	if (r->native == NATIVE_ALL)
-		return 1;
-	if (f & NATIVE_INTERP)
-		return 0;
-	if (outer >= 0 && i > outer)
-		return 0;
-	if ((f & NATIVE_ANON) && i > 0 && i + 1 < n && (r->nsym[i - 1].flags & NATIVE_INTERP) &&
-	    (r->nsym[i + 1].flags & NATIVE_INTERP))
-		return 0;
-	return 1;
-}
-
-/*
- * Merge the resolved Python frames (info[0..got), innermost first) with the
- * native stack of rs into b, innermost first: each activation's frames take
- * the place of its native frame, activations newer than the sample are left
- * out, and those beyond a cut native stack go rootward of it. Returns 0, or
- * -1 on a mismatch (the caller then writes both stacks apart).
- */
-static int merge(struct recorder *r, const struct raw_sample *rs, int got, struct build *b)
-{
-	int n = rs->nnative;
-	const struct py_activations *a = rs->acts;
-	int nact = got > 0 && a ? a->n : 0;
-	/* One info[] per raw frame: activation ends index info[] too. */
-	if (nact && a->end[nact - 1] != got)
-		return -1;
-	if (nact) {
-		struct py_native_stack ns = {
-			.n = n, .sps = rs->native_sps,
-			.complete = (rs->unwind_flags & UNWIND_STOP_MASK) == UNWIND_END,
-			.stack = rs->stack, .stack_len = rs->stack_len, .is_eval = r->is_eval,
-		};
-		enum py_place_result pr = py_place_activations(r->rt, &r->acts, &ns, r->place);
-		if (pr == PY_PLACE_MISMATCH)
-			return -1;
-	}
-	/* The outermost native frame holding Python frames. */
-	int outer = -1;
-	for (int k = 0; k < nact; k++)
-		if (r->place[k] >= 0)
-			outer = r->place[k];
-
-	int k = 0;   /* next activation, innermost first */
-	while (k < nact && r->place[k] == PY_PLACE_NEWER)
-		k++;
-	for (int i = 0; i < n; i++) {
-		if (k < nact && r->place[k] == i) {
-			put_python(r, b, k ? a->end[k - 1] : 0, a->end[k]);
-			if (r->native == NATIVE_ALL)
-				put(b, native_frame(r, i));
-			k++;
-			continue;
-		}
-		if (native_shown(r, i, n, outer))
-			put(b, native_frame(r, i));
-	}
-	/* Activations past the unwound stack: at the root. */
-	for (; k < nact; k++)
-		put_python(r, b, k ? a->end[k - 1] : 0, a->end[k]);
-	return 0;
-}
-
-/* Consumer side of the seam: decode a raw sample and count it. */
+/* Consumer side of the seam: build the sample's stack and count it. */
 static void aggregate(struct recorder *r, const struct raw_sample *rs)
 {
 	struct thread_info *t = thread_get(r, rs->tid);
 	if (!t)
 		return;
 	r->samples++;
-	static struct build bb;
-	struct build *b = &bb;
-	b->n = 0;
-
-	int got = rs->py_status == RAW_PY_OK ? rs->nframes : -1;
-	if (got > 0)
-		got = py_frames_resolve_each(r->rt, rs->frames, got, r->info);
-	int unreadable = rs->py_status == RAW_PY_UNREADABLE || got == -EFAULT;
-	if (unreadable)
+	struct mixed *m = r->mx;
+	enum mixed_status st = mixed_build(m, rs);
+	if (st == MIXED_UNREADABLE)
 		r->unreadable++;
-	else if (got <= 0 && r->rt)
+	else if (st == MIXED_NO_PYTHON && r->rt)
 		r->no_python++;
 
-	int n = rs->nnative;
-	if (n > 0) {
-		r->native_samples++;
-		unsigned stop = rs->unwind_flags & UNWIND_STOP_MASK;
-		if (stop == UNWIND_TRUNCATED)
-			r->native_truncated++;
-		else if (stop == UNWIND_NO_INFO || stop == UNWIND_ERROR)
-			r->unwind_failures++;
-		for (int i = 0; i < n; i++) {
-			native_syms_get(r->syms, unwinder_modmap(r->uw),
-					i ? rs->native_pcs[i] - 1 : rs->native_pcs[i], &r->nsym[i]);
-			r->is_eval[i] = (r->nsym[i].flags & NATIVE_EVAL) != 0;
-		}
-		if (merge(r, rs, got > 0 ? got : 0, b) < 0) {
-			/* Both stacks, apart: Python above the marker, native below. */
-			r->mismatches++;
-			b->n = 0;
-			for (int i = 0; i < n; i++)
-				if (native_shown(r, i, n, -1))
-					put(b, native_frame(r, i));
-			put(b, r->f_mismatch);
-			put_python(r, b, 0, got);
-		}
-		if (b->n == 0)
-			put(b, unreadable ? r->f_unknown : r->f_no_python);
-	} else if (unreadable) {
-		put(b, r->f_unknown);
-	} else if (got <= 0) {
-		put(b, r->f_no_python);
-	} else {
-		put_python(r, b, 0, got);
+	size_t n = 0;
+	r->path[n++] = t->frame;
+	for (int i = m->nout - 1; i >= 0; i--) {
+		const struct mixed_frame *f = &m->out[i];
+		uint32_t id = profile_frame(r->prof, f->name, f->file, f->line, f->kind);
+		if (id == UINT32_MAX)
+			return;
+		r->path[n++] = id;
 	}
-	if (got > 0 && (rs->py_flags & PY_STACK_TRUNCATED))
-		put(b, r->f_truncated);
-	put(b, t->frame);
-
-	size_t m = 0;
-	for (size_t i = b->n; i-- > 0;)
-		r->path[m++] = b->v[i];
-	profile_add(r->prof, r->path, m, 1);
-}
-
-static int read_target(void *arg, uint64_t addr, void *buf, size_t len)
-{
-	return target_read(arg, addr, buf, len);
+	profile_add(r->prof, r->path, n, 1);
 }
 
 /* Producer side: the kernel's sample, the thread's Python stack read from
@@ -310,41 +157,23 @@ static void on_sample(void *ctx, const struct perf_sample *s)
 		return;
 	struct raw_sample rs = {
 		.time = s->time, .pid = s->pid, .tid = s->tid, .cpu = s->cpu,
-		.period = s->period, .frames = r->raw,
+		.period = s->period,
 	};
-	if (r->rt) {
-		struct py_activations *acts = r->uw ? &r->acts : NULL;
-		int got = py_stack_read(r->rt, s->tid, r->raw, PY_MAX_FRAMES, &rs.py_flags, acts);
-		if (got >= 0)
-			rs.nframes = got;
-		else
-			rs.py_status = got == -ENOENT ? RAW_PY_NO_THREAD : RAW_PY_UNREADABLE;
-		rs.acts = acts;
-	} else {
-		rs.py_status = RAW_PY_NO_THREAD;
-	}
-	if (r->uw && (s->has & PERF_HAS_REGS_USER) && s->nregs > 0 &&
-	    unwind_regs_unpack(UNWIND_PERF_REGS_MASK, s->regs, s->nregs, r->uregs) == 0) {
-		size_t len = s->stack ? (size_t)s->stack_dyn_size : 0;
-		rs.nnative = unwind_sample(r->uw, r->uregs, UNWIND_NREGS, s->stack, len,
-					   r->native_pcs, r->native_sps, MAX_NATIVE,
-					   &rs.unwind_flags);
-		rs.native_pcs = r->native_pcs;
-		rs.native_sps = r->native_sps;
-		rs.stack = s->stack;
-		rs.stack_len = len;
-	}
+	mixed_read_python(r->mx, s->tid, &rs);
+	if (s->has & PERF_HAS_REGS_USER)
+		mixed_unwind(r->mx, s->regs, s->nregs, s->stack,
+			     s->stack ? (size_t)s->stack_dyn_size : 0, &rs);
 	aggregate(r, &rs);
 }
 
 static void on_mmap2(void *ctx, const struct perf_mmap *m)
 {
 	struct recorder *r = ctx;
-	if (!r->uw || m->pid != r->pid || !(m->prot & PROT_EXEC))
+	if (!r->mx->uw || m->pid != r->pid || !(m->prot & PROT_EXEC))
 		return;
 	const char *path = m->filename && m->filename[0] == '/' ? m->filename : NULL;
 	if (m->len)
-		modmap_add(unwinder_modmap(r->uw), m->addr, m->addr + m->len, m->pgoff, path);
+		modmap_add(unwinder_modmap(r->mx->uw), m->addr, m->addr + m->len, m->pgoff, path);
 }
 
 static void on_fork(void *ctx, pid_t pid, pid_t tid)
@@ -418,33 +247,10 @@ static void status_line(const struct recorder *r, double elapsed, uint64_t last_
 	fflush(stderr);
 }
 
-/* The unwinder, its module map from /proc/PID/maps, and the symbolizer. */
-static int setup_native(struct recorder *r)
-{
-	char root[64];
-	struct target_maps maps;
-
-	snprintf(root, sizeof(root), "/proc/%d/root", (int)r->pid);
-	r->uw = unwinder_new();
-	if (!r->uw || unwinder_set_root(r->uw, root) < 0)
-		return -ENOMEM;
-	unwinder_set_reader(r->uw, read_target, &r->mem);
-	r->syms = native_syms_new(&r->pool, root, r->rt ? py_module_path(r->rt) : NULL,
-				  r->rt ? PY_EVAL_FUNCTION : NULL);
-	if (!r->syms)
-		return -ENOMEM;
-	int e = target_maps_read(r->pid, &maps);
-	if (e < 0)
-		return e;
-	e = modmap_add_maps(unwinder_modmap(r->uw), &maps);
-	target_maps_release(&maps);
-	return e < 0 ? e : 0;
-}
-
 static int open_events(struct recorder *r, const struct cli_opts *o)
 {
 	int e = perf_set_init(&r->perf, r->pid, o->hz);
-	if (e == 0 && r->uw)
+	if (e == 0 && r->mx->uw)
 		e = perf_set_native(&r->perf, UNWIND_PERF_REGS_MASK, o->stack_size);
 	if (e == 0)
 		e = cover_threads(r);
@@ -561,9 +367,15 @@ int cmd_record(const struct cli_opts *o)
 		rc = cli_attach_error(o->pid, e, err);
 		goto out;
 	}
-	r->native = o->native;
-	if (o->native != NATIVE_NONE && setup_native(r) < 0) {
-		cli_error("cannot read the memory map of process %d", (int)r->pid);
+	r->mx = malloc(sizeof(*r->mx));
+	if (!r->mx) {
+		cli_error("out of memory");
+		goto out;
+	}
+	e = mixed_init(r->mx, o->pid, r->rt, &r->mem, &r->pool, o->native);
+	if (e < 0) {
+		cli_error("cannot read the memory map of process %d: %s", (int)r->pid,
+			  strerror(-e));
 		goto out;
 	}
 	r->prof = profile_new();
@@ -571,15 +383,6 @@ int cmd_record(const struct cli_opts *o)
 		cli_error("out of memory");
 		goto out;
 	}
-	r->f_unknown = profile_frame(r->prof, intern(r, "[unknown]"), intern(r, ""), 0,
-				     PROF_PSEUDO);
-	r->f_no_python = profile_frame(r->prof, intern(r, "[no Python frames]"),
-				       intern(r, ""), 0, PROF_PSEUDO);
-	r->f_truncated = profile_frame(r->prof, intern(r, "[truncated]"), intern(r, ""), 0,
-				       PROF_PSEUDO);
-	r->f_mismatch = profile_frame(r->prof, intern(r, "[python-mismatch]"), intern(r, ""), 0,
-				      PROF_PSEUDO);
-
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
@@ -592,13 +395,10 @@ int cmd_record(const struct cli_opts *o)
 	run_loop(r, o);
 
 	rc = write_output(r, o, w);
-	if (r->uw && r->native_samples) {
-		const struct unwind_stats *us = unwinder_stats(r->uw);
-		fprintf(stderr, "pyrometer: native stacks: %llu unwind failures, %llu truncated "
-			"(stack copy %u bytes, see --stack-size), %llu Python/native mismatches, "
-			"%llu modules\n", (unsigned long long)r->unwind_failures,
-			(unsigned long long)r->native_truncated, o->stack_size,
-			(unsigned long long)r->mismatches, (unsigned long long)us->modules);
+	if (r->mx->uw && r->mx->native_samples) {
+		char line[256];
+		mixed_stats_line(r->mx, o->stack_size, line, sizeof(line));
+		fprintf(stderr, "pyrometer: %s\n", line);
 	}
 	/* The summary stays the last line: scripts read it. */
 	if (r->no_python)
@@ -609,8 +409,9 @@ int cmd_record(const struct cli_opts *o)
 		(unsigned long long)r->unreadable, r->nthreads);
 out:
 	perf_set_release(&r->perf);
-	native_syms_free(r->syms);
-	unwinder_free(r->uw);
+	if (r->mx)
+		mixed_release(r->mx);
+	free(r->mx);
 	profile_free(r->prof);
 	py_detach(r->rt);
 	strpool_release(&r->pool);

@@ -287,8 +287,542 @@ static void module_tables(struct uw_module *m, Elf *elf, int fd, const GElf_Phdr
 	};
 }
 
-/* A module from its file: NULL with errno when it is not a usable ELF. */
-static struct uw_module *module_load(const char *full)
+/* ---- .debug_frame -> a synthetic .eh_frame and search table -------- */
+
+/*
+ * .debug_frame (32-bit DWARF call frame information) is rewritten entry by
+ * entry into the .eh_frame form that libunwind's remote table search reads:
+ *
+ *   - a CIE (id 0xffffffff; version 1, 3 or 4 with an empty augmentation
+ *     and, for version 4, 8-byte addresses and no segment selector) becomes
+ *     a CIE with id 0, version 1 (3 when the return address register is
+ *     ULEB128-coded), augmentation "zR" with FDE pointers DW_EH_PE_pcrel |
+ *     DW_EH_PE_sdata4, and the same alignment factors, return address
+ *     register and initial instructions, byte for byte;
+ *   - an FDE (CIE pointer = the CIE's section offset; absolute 8-byte
+ *     initial location and range) becomes an FDE whose CIE pointer counts
+ *     back from the field to the CIE, whose initial location is pc-relative
+ *     in file vaddr space, whose range takes 4 bytes, with no augmentation
+ *     data and the same instructions.
+ *
+ * The image at file vaddr syn_vaddr is that .eh_frame, a zero terminator,
+ * then an .eh_frame_hdr (version 1, eh_frame_ptr pcrel sdata4, fde_count
+ * udata4, table datarel sdata4) whose table is sorted by initial location.
+ * Pc-relative fields do not depend on the load bias, so runtime address =
+ * file vaddr + bias holds for the image as for the real tables.
+ *
+ * What cannot be carried over is skipped, entry by entry: 64-bit DWARF,
+ * CIEs of other versions or with an augmentation, the FDEs of such CIEs,
+ * FDEs outside the module's executable segments (the tombstones left by
+ * discarded code), ranges or offsets beyond int32, and instructions that
+ * do not decode or use DW_CFA_set_loc (its operand is absolute in
+ * .debug_frame but FDE-encoded in .eh_frame). The section is untrusted:
+ * every read below is checked against its end.
+ */
+
+struct df_cie {
+	size_t off;               /* of the entry in .debug_frame */
+	uint8_t version;          /* of the CIE written: 1 or 3 */
+	size_t fields, fields_len; /* alignment factors and RA register */
+	size_t insns, insns_len;  /* initial instructions */
+	size_t out;               /* offset in the image; SIZE_MAX: not written */
+};
+
+struct df_fde {
+	uint64_t pc;              /* initial location, file vaddr */
+	size_t out;               /* offset of the FDE in the image */
+};
+
+/* The image being written, at most UNWIND_MAX_TABLE bytes of .eh_frame. */
+struct df_buf {
+	uint8_t *p;
+	size_t len, cap;
+	int full;                 /* a write failed: the image ends here */
+};
+
+static int rd_u8(const uint8_t *d, size_t end, size_t *pos, uint8_t *v)
+{
+	if (*pos >= end)
+		return -1;
+	*v = d[(*pos)++];
+	return 0;
+}
+
+static int rd_u32(const uint8_t *d, size_t end, size_t *pos, uint32_t *v)
+{
+	if (*pos > end || end - *pos < 4)
+		return -1;
+	memcpy(v, d + *pos, 4);
+	*pos += 4;
+	return 0;
+}
+
+static int rd_u64(const uint8_t *d, size_t end, size_t *pos, uint64_t *v)
+{
+	if (*pos > end || end - *pos < 8)
+		return -1;
+	memcpy(v, d + *pos, 8);
+	*pos += 8;
+	return 0;
+}
+
+/* A ULEB128 value; bits beyond 64 are dropped. */
+static int rd_uleb(const uint8_t *d, size_t end, size_t *pos, uint64_t *v)
+{
+	uint64_t r = 0;
+	unsigned shift = 0;
+
+	while (*pos < end) {
+		uint8_t b = d[(*pos)++];
+		if (shift < 64)
+			r |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*v = r;
+			return 0;
+		}
+		if (shift < 64)
+			shift += 7;
+	}
+	return -1;
+}
+
+/* Step over a LEB128 value, signed or not. */
+static int skip_leb(const uint8_t *d, size_t end, size_t *pos)
+{
+	uint64_t v;
+
+	return rd_uleb(d, end, pos, &v);
+}
+
+/*
+ * Do the call frame instructions d[pos, end) decode, all operands inside,
+ * without DW_CFA_set_loc or opcodes libunwind does not know on x86-64?
+ * 0 if so, -1 if not.
+ */
+static int cfa_check(const uint8_t *d, size_t pos, size_t end)
+{
+	while (pos < end) {
+		uint8_t op = d[pos++];
+		unsigned lebs = 0, bytes = 0, block = 0;
+		uint64_t n;
+
+		if (op & 0xc0) {
+			/* advance_loc and restore carry their operand in the
+			 * opcode; offset adds a ULEB128 offset. */
+			if ((op & 0xc0) == 0x80 && skip_leb(d, end, &pos) != 0)
+				return -1;
+			continue;
+		}
+		switch (op) {
+		case 0x00: case 0x0a: case 0x0b: /* nop, remember/restore_state */
+			break;
+		case 0x02: bytes = 1; break;     /* advance_loc1 */
+		case 0x03: bytes = 2; break;     /* advance_loc2 */
+		case 0x04: bytes = 4; break;     /* advance_loc4 */
+		case 0x06: case 0x07: case 0x08: /* restore_extended, undefined, same_value */
+		case 0x0d: case 0x0e: case 0x13: /* def_cfa_register, def_cfa_offset(_sf) */
+		case 0x2e:                       /* GNU_args_size */
+			lebs = 1;
+			break;
+		case 0x05: case 0x09: case 0x0c: /* offset_extended, register, def_cfa */
+		case 0x11: case 0x12:            /* offset_extended_sf, def_cfa_sf */
+		case 0x14: case 0x15:            /* val_offset(_sf) */
+		case 0x2f:                       /* GNU_negative_offset_extended */
+			lebs = 2;
+			break;
+		case 0x0f:                       /* def_cfa_expression */
+			block = 1;
+			break;
+		case 0x10: case 0x16:            /* expression, val_expression */
+			lebs = 1;
+			block = 1;
+			break;
+		default:                         /* set_loc (0x01) and the unknown */
+			return -1;
+		}
+		for (; lebs > 0; lebs--)
+			if (skip_leb(d, end, &pos) != 0)
+				return -1;
+		if (end - pos < bytes)
+			return -1;
+		pos += bytes;
+		if (block && (rd_uleb(d, end, &pos, &n) != 0 || n > end - pos))
+			return -1;
+		if (block)
+			pos += (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * The entry at pos of .debug_frame d[0, len): 1 with its body d[*body,
+ * *end) after the length field; 0 for an entry to skip (a zero terminator,
+ * 64-bit DWARF, a body too short for an id), *end still set; -1 where the
+ * section stops making sense (a length past its end).
+ */
+static int df_entry(const uint8_t *d, size_t len, size_t pos, size_t *body, size_t *end)
+{
+	uint32_t l32;
+	uint64_t l64;
+
+	if (rd_u32(d, len, &pos, &l32) != 0)
+		return -1;
+	if (l32 == 0xffffffffu) {
+		if (rd_u64(d, len, &pos, &l64) != 0 || l64 > len - pos)
+			return -1;
+		*end = pos + (size_t)l64;
+		return 0;
+	}
+	if (l32 >= 0xfffffff0u || l32 > len - pos)
+		return -1;
+	*body = pos;
+	*end = pos + l32;
+	return l32 >= 4 ? 1 : 0;
+}
+
+/* The CIE whose body after the id is d[pos, end): 0, or -1 when it cannot
+ * be carried over. */
+static int df_parse_cie(const uint8_t *d, size_t pos, size_t end, struct df_cie *c)
+{
+	uint8_t version, b, asz, ssz;
+
+	if (rd_u8(d, end, &pos, &version) != 0 || (version != 1 && version != 3 && version != 4))
+		return -1;
+	/* Only the empty augmentation: any other leaves its data unknown. */
+	if (rd_u8(d, end, &pos, &b) != 0 || b != 0)
+		return -1;
+	if (version == 4 && (rd_u8(d, end, &pos, &asz) != 0 || rd_u8(d, end, &pos, &ssz) != 0 ||
+			     asz != 8 || ssz != 0))
+		return -1;
+	c->fields = pos;
+	if (skip_leb(d, end, &pos) != 0 || skip_leb(d, end, &pos) != 0)
+		return -1;
+	if (version == 1 ? rd_u8(d, end, &pos, &b) != 0 : skip_leb(d, end, &pos) != 0)
+		return -1;
+	c->fields_len = pos - c->fields;
+	c->version = version == 1 ? 1 : 3;
+	c->insns = pos;
+	c->insns_len = end - pos;
+	c->out = SIZE_MAX;
+	return cfa_check(d, pos, end);
+}
+
+static int buf_put(struct df_buf *b, const void *src, size_t n)
+{
+	if (b->full || n > UNWIND_MAX_TABLE - b->len) {
+		b->full = 1;
+		return -1;
+	}
+	if (n > b->cap - b->len) {
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap - b->len < n)
+			cap *= 2;
+		if (cap > UNWIND_MAX_TABLE) /* len + n fits: checked above */
+			cap = UNWIND_MAX_TABLE;
+		uint8_t *p = realloc(b->p, cap);
+		if (!p) {
+			b->full = 1;
+			return -1;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	if (n)
+		memcpy(b->p + b->len, src, n);
+	b->len += n;
+	return 0;
+}
+
+static int buf_put32(struct df_buf *b, uint32_t v)
+{
+	return buf_put(b, &v, 4);
+}
+
+/* Close the entry that starts at start: DW_CFA_nop padding to a multiple
+ * of 4 bytes, then its length. 0, or -1 (the entry is dropped) when the
+ * image is full. */
+static int buf_close(struct df_buf *b, size_t start)
+{
+	static const uint8_t nops[3] = { 0 };
+	uint32_t len;
+
+	buf_put(b, nops, (4 - (b->len - start) % 4) % 4);
+	if (b->full) {
+		b->len = start;
+		return -1;
+	}
+	len = (uint32_t)(b->len - start - 4);
+	memcpy(b->p + start, &len, 4);
+	return 0;
+}
+
+static int df_put_cie(struct df_buf *b, const uint8_t *d, struct df_cie *c)
+{
+	static const uint8_t aug[] = { 'z', 'R', 0 };
+	static const uint8_t augdata[] = { 1, EH_PE_FDE }; /* ULEB128 length 1 */
+	size_t start = b->len;
+
+	buf_put32(b, 0);
+	buf_put32(b, 0); /* the .eh_frame CIE id */
+	buf_put(b, &c->version, 1);
+	buf_put(b, aug, sizeof(aug));
+	buf_put(b, d + c->fields, c->fields_len);
+	buf_put(b, augdata, sizeof(augdata));
+	buf_put(b, d + c->insns, c->insns_len);
+	if (buf_close(b, start) != 0)
+		return -1;
+	c->out = start;
+	return 0;
+}
+
+/* Does [pc, pc + range) lie in the file part of an executable PT_LOAD? */
+static int df_in_text(const struct uw_module *m, uint64_t pc, uint64_t range)
+{
+	for (size_t i = 0; i < m->nloads; i++) {
+		const struct uw_load *l = &m->loads[i];
+		if ((l->flags & PF_X) && pc >= l->vaddr && pc - l->vaddr < l->filesz &&
+		    range <= l->filesz - (pc - l->vaddr))
+			return 1;
+	}
+	return 0;
+}
+
+static int df_cie_cmp(const void *key, const void *elem)
+{
+	size_t off = *(const size_t *)key, o = ((const struct df_cie *)elem)->off;
+
+	return off < o ? -1 : off > o;
+}
+
+static int df_fde_cmp(const void *a, const void *b)
+{
+	const struct df_fde *x = a, *y = b;
+
+	if (x->pc != y->pc)
+		return x->pc < y->pc ? -1 : 1;
+	return x->out < y->out ? -1 : x->out > y->out;
+}
+
+/* Grow a vector of elements of size sz to hold one more. */
+static int vec_grow(void **v, size_t n, size_t *cap, size_t sz)
+{
+	if (n < *cap)
+		return 0;
+	size_t c = *cap ? *cap * 2 : 64;
+	void *p = realloc(*v, c * sz);
+	if (!p)
+		return -1;
+	*v = p;
+	*cap = c;
+	return 0;
+}
+
+/* The FDE whose body after the CIE pointer is d[pos, end), written to b
+ * as an .eh_frame FDE of the written CIE c. 0, 1 when skipped, -1 when
+ * the image is full. */
+static int df_put_fde(const struct uw_module *m, struct df_buf *b, const uint8_t *d,
+		      size_t pos, size_t end, struct df_cie *c, struct df_fde *f)
+{
+	uint64_t pc, range;
+
+	if (rd_u64(d, end, &pos, &pc) != 0 || rd_u64(d, end, &pos, &range) != 0 ||
+	    range == 0 || range > INT32_MAX || !df_in_text(m, pc, range) ||
+	    cfa_check(d, pos, end) != 0)
+		return 1;
+	if (c->out == SIZE_MAX && df_put_cie(b, d, c) != 0)
+		return -1;
+
+	size_t start = b->len;
+	/* pc_begin is relative to its own field, 8 bytes into the FDE. */
+	int64_t rel = (int64_t)(pc - (m->syn_vaddr + start + 8));
+	if (rel < INT32_MIN || rel > INT32_MAX)
+		return 1;
+	buf_put32(b, 0);
+	buf_put32(b, (uint32_t)(start + 4 - c->out));
+	buf_put32(b, (uint32_t)(int32_t)rel);
+	buf_put32(b, (uint32_t)range);
+	buf_put(b, "", 1); /* no augmentation data */
+	buf_put(b, d + pos, end - pos);
+	if (buf_close(b, start) != 0)
+		return -1;
+	f->pc = pc;
+	f->out = start;
+	return 0;
+}
+
+/*
+ * Convert .debug_frame d[0, len) of module m (its loads and syn_vaddr
+ * set) into m->syn and add its search table; nothing when no FDE is left.
+ */
+static void debug_frame_convert(struct uw_module *m, const uint8_t *d, size_t len)
+{
+	struct df_cie *cies = NULL;
+	struct df_fde *fdes = NULL;
+	size_t ncies = 0, cies_cap = 0, nfdes = 0, fdes_cap = 0, body, end;
+	struct df_buf b = { 0 };
+	uint32_t id;
+	int r;
+
+	if (len > UNWIND_MAX_TABLE || m->syn_vaddr == 0)
+		return;
+	/* The CIEs first: an FDE may name a CIE further on. */
+	for (size_t pos = 0; (r = df_entry(d, len, pos, &body, &end)) >= 0; pos = end) {
+		struct df_cie c = { .off = pos };
+		if (r == 0 || rd_u32(d, end, &body, &id) != 0 || id != 0xffffffffu ||
+		    df_parse_cie(d, body, end, &c) != 0)
+			continue;
+		if (vec_grow((void **)&cies, ncies, &cies_cap, sizeof(*cies)) != 0)
+			goto out;
+		cies[ncies++] = c;
+	}
+	if (ncies == 0)
+		goto out;
+	for (size_t pos = 0; (r = df_entry(d, len, pos, &body, &end)) >= 0; pos = end) {
+		struct df_cie *c;
+		size_t key;
+		if (r == 0 || rd_u32(d, end, &body, &id) != 0 || id == 0xffffffffu)
+			continue;
+		key = id;
+		c = bsearch(&key, cies, ncies, sizeof(*cies), df_cie_cmp);
+		if (!c || vec_grow((void **)&fdes, nfdes, &fdes_cap, sizeof(*fdes)) != 0)
+			continue;
+		r = df_put_fde(m, &b, d, body, end, c, &fdes[nfdes]);
+		if (r < 0)
+			break;
+		if (r == 0)
+			nfdes++;
+	}
+	if (nfdes == 0)
+		goto out;
+
+	/* The terminator, then the header 8-aligned, then the table. */
+	qsort(fdes, nfdes, sizeof(*fdes), df_fde_cmp);
+	size_t hdr_off = (b.len + 4 + 7) & ~(size_t)7, total = hdr_off + 12 + 8 * nfdes;
+	uint8_t *img = realloc(b.p, total);
+	if (!img)
+		goto out;
+	b.p = img;
+	memset(img + b.len, 0, hdr_off - b.len);
+
+	uint64_t hdr_vaddr = m->syn_vaddr + hdr_off;
+	int32_t ehf_ptr = -(int32_t)(hdr_off + 4);
+	uint32_t n = 0;
+	img[hdr_off] = 1;
+	img[hdr_off + 1] = EH_PE_FDE;
+	img[hdr_off + 2] = EH_PE_UDATA4;
+	img[hdr_off + 3] = EH_PE_TABLE;
+	memcpy(img + hdr_off + 4, &ehf_ptr, 4);
+	for (size_t i = 0; i < nfdes; i++) {
+		int64_t loc = (int64_t)(fdes[i].pc - hdr_vaddr);
+		int32_t e[2] = { (int32_t)loc, -(int32_t)(hdr_off - fdes[i].out) };
+		if (loc < INT32_MIN || loc > INT32_MAX)
+			continue;
+		memcpy(img + hdr_off + 12 + 8 * (size_t)n++, e, 8);
+	}
+	memcpy(img + hdr_off + 8, &n, 4);
+	if (n == 0)
+		goto out;
+	m->syn = img;
+	m->syn_len = hdr_off + 12 + 8 * (size_t)n;
+	b.p = NULL;
+	m->tables[m->ntables++] = (struct uw_table){
+		.hdr_vaddr = hdr_vaddr, .table_vaddr = hdr_vaddr + 12, .fde_count = n,
+	};
+out:
+	free(b.p);
+	free(fdes);
+	free(cies);
+}
+
+/* The bytes of elf's .debug_frame, decompressed when it is; NULL when it
+ * has none or it is unusable. They belong to elf. */
+static const uint8_t *debug_frame_data(Elf *elf, size_t *len)
+{
+	size_t shstrndx, nscn;
+
+	if (elf_getshdrstrndx(elf, &shstrndx) != 0 || elf_getshdrnum(elf, &nscn) != 0 ||
+	    nscn > UW_MAX_SECTIONS)
+		return NULL;
+	for (Elf_Scn *s = elf_nextscn(elf, NULL); s; s = elf_nextscn(elf, s)) {
+		GElf_Shdr sh;
+		GElf_Chdr ch;
+		if (!gelf_getshdr(s, &sh) || sh.sh_type != SHT_PROGBITS)
+			continue;
+		const char *name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (!name || strcmp(name, ".debug_frame") != 0)
+			continue;
+		if (sh.sh_size > UNWIND_MAX_TABLE)
+			return NULL;
+		/* A compressed section says how big it will be: capped first. */
+		if ((sh.sh_flags & SHF_COMPRESSED) &&
+		    (!gelf_getchdr(s, &ch) || ch.ch_size > UNWIND_MAX_TABLE ||
+		     elf_compress(s, 0, 0) < 0))
+			return NULL;
+		Elf_Data *data = elf_getdata(s, NULL);
+		if (!data || !data->d_buf || data->d_size == 0 || data->d_size > UNWIND_MAX_TABLE)
+			return NULL;
+		*len = data->d_size;
+		return data->d_buf;
+	}
+	return NULL;
+}
+
+/* Add the table from the .debug_frame of the ELF file at full, if any. */
+static void debug_frame_file(struct uw_module *m, const char *full)
+{
+	int fd = open(full, O_RDONLY | O_CLOEXEC);
+	Elf *elf = fd >= 0 ? elf_begin(fd, ELF_C_READ, NULL) : NULL;
+	GElf_Ehdr eh;
+	const uint8_t *d;
+	size_t len;
+
+	if (elf && elf_kind(elf) == ELF_K_ELF && gelf_getclass(elf) == ELFCLASS64 &&
+	    gelf_getehdr(elf, &eh) && eh.e_machine == EM_X86_64 &&
+	    (d = debug_frame_data(elf, &len)))
+		debug_frame_convert(m, d, len);
+	if (elf)
+		elf_end(elf);
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
+ * The table from the .debug_frame of the module's separate debug file:
+ * DIR/.build-id/xx/yyyy.debug under root, for each DIR of
+ * SYMTAB_DEBUG_DIRS, whose own build-id must be id.
+ */
+static void debug_frame_debug_file(struct uw_module *m, const char *root, const char *id)
+{
+	char hex[2 * SYMTAB_BUILD_ID_MAX + 1];
+
+	if (strlen(id) <= 2)
+		return;
+	for (const char *p = SYMTAB_DEBUG_DIRS; !m->syn; p++) {
+		size_t n = strcspn(p, ":");
+		char *rel = NULL, *full = NULL;
+		if (n > 0 && asprintf(&rel, "%.*s/.build-id/%.2s/%s.debug", (int)n, p, id,
+				      id + 2) < 0)
+			rel = NULL;
+		if (rel && symtab_build_id(rel, root, hex, sizeof(hex)) == 0 &&
+		    strcmp(hex, id) == 0) {
+			if (asprintf(&full, "%s%s", root ? root : "", rel) < 0)
+				full = NULL;
+			if (full)
+				debug_frame_file(m, full);
+		}
+		free(full);
+		free(rel);
+		p += n; /* at the ':' before the next directory, or the end */
+		if (!*p)
+			break;
+	}
+}
+
+/*
+ * A module from its file (full: root + path; build_id: its build-id in hex,
+ * "" if none): NULL with errno when it is not a usable ELF.
+ */
+static struct uw_module *module_load(const char *full, const char *root, const char *build_id)
 {
 	struct uw_module *m = calloc(1, sizeof(*m));
 	int fd = open(full, O_RDONLY | O_CLOEXEC);
@@ -313,12 +847,16 @@ static struct uw_module *module_load(const char *full)
 		goto fail;
 
 	GElf_Phdr ehp = { .p_type = PT_NULL };
+	uint64_t top = 0; /* the end of the highest PT_LOAD */
 	for (size_t i = 0; i < nph; i++) {
 		GElf_Phdr ph;
 		if (!gelf_getphdr(elf, (int)i, &ph))
 			continue;
 		if (ph.p_type == PT_GNU_EH_FRAME)
 			ehp = ph;
+		if (ph.p_type == PT_LOAD && ph.p_vaddr + ph.p_memsz >= ph.p_vaddr &&
+		    ph.p_vaddr + ph.p_memsz > top)
+			top = ph.p_vaddr + ph.p_memsz;
 		if (ph.p_type != PT_LOAD || ph.p_filesz == 0 || m->nloads >= UW_MAX_LOADS ||
 		    ph.p_vaddr + ph.p_filesz < ph.p_vaddr || ph.p_offset + ph.p_filesz < ph.p_offset)
 			continue;
@@ -331,6 +869,16 @@ static struct uw_module *module_load(const char *full)
 		goto fail;
 	if (ehp.p_type == PT_GNU_EH_FRAME)
 		module_tables(m, elf, fd, &ehp);
+	/* Far below 2^64 (user space ends at 2^47), so nothing wraps. */
+	if (top < (1ull << 48)) {
+		size_t len;
+		const uint8_t *d = debug_frame_data(elf, &len);
+		m->syn_vaddr = ((top + UW_PAGE - 1) & ~(uint64_t)(UW_PAGE - 1)) + UW_SYN_GAP;
+		if (d)
+			debug_frame_convert(m, d, len);
+		else if (build_id && *build_id)
+			debug_frame_debug_file(m, root, build_id);
+	}
 	elf_end(elf);
 	close(fd);
 	return m;
@@ -410,7 +958,7 @@ static struct uw_module *module_get(struct unwinder *u, const char *path)
 			m = NULL;
 		goto out;
 	}
-	if (!(m = module_load(full))) {
+	if (!(m = module_load(full, u->root, bkey + 2))) {
 		u->stats.module_failures++;
 		goto out;
 	}
@@ -420,8 +968,10 @@ static struct uw_module *module_get(struct unwinder *u, const char *path)
 		goto out;
 	}
 	u->stats.modules++;
-	if (!m->has_table)
+	if (m->ntables == 0)
 		u->stats.module_failures++;
+	if (m->syn)
+		u->stats.debug_frame++;
 	/* A failed key only costs a reload later. */
 	key_add(u, fkey, m);
 	if (bkey[2])
@@ -473,6 +1023,16 @@ static int module_read(struct unwinder *u, const struct uw_module *m, uint64_t b
 {
 	uint64_t v = addr - bias, off;
 
+	/* The synthetic image: nothing else lies around it, so the bytes of
+	 * a word that overlaps its ends are 0. */
+	if (m->syn && v < m->syn_vaddr + m->syn_len && v + 8 > m->syn_vaddr) {
+		uint8_t b[8] = { 0 };
+		for (unsigned i = 0; i < 8; i++)
+			if (v + i - m->syn_vaddr < m->syn_len)
+				b[i] = m->syn[v + i - m->syn_vaddr];
+		memcpy(val, b, 8);
+		return 0;
+	}
 	if (v - m->hdr_vaddr < m->hdr_len && m->hdr_len - (v - m->hdr_vaddr) >= 8) {
 		memcpy(val, m->hdr + (v - m->hdr_vaddr), 8);
 		return 0;
@@ -567,28 +1127,32 @@ static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *p
 	struct modmap_entry *e = modmap_find(&c->u->map, ip);
 	const struct uw_module *m;
 
-	if (!e || mapping_resolve(c->u, e) != 0 || !(m = e->mod)->has_table) {
+	if (!e || mapping_resolve(c->u, e) != 0 || (m = e->mod)->ntables == 0) {
 		c->noinfo = 1;
 		return -UNW_ESTOPUNWIND;
 	}
 	c->cur = m;
 	c->cur_bias = e->bias;
 
-	unw_dyn_info_t di;
-	memset(&di, 0, sizeof(di));
-	di.start_ip = e->start;
-	di.end_ip = e->end;
-	di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
-	di.u.rti.segbase = m->hdr_vaddr + e->bias;
-	/* In words; a table entry is two int32s, one word. */
-	di.u.rti.table_len = m->fde_count * 8 / sizeof(unw_word_t);
-	di.u.rti.table_data = m->table_vaddr + e->bias;
-	int ret = dwarf_search_unwind_table(as, ip, &di, pi, need_unwind_info, arg);
-	if (ret == -UNW_ENOINFO) {
-		c->noinfo = 1;
-		return -UNW_ESTOPUNWIND;
+	/* .eh_frame_hdr's table first; the .debug_frame one for the PCs it
+	 * does not cover (objects built without unwind tables). */
+	for (size_t i = 0; i < m->ntables; i++) {
+		const struct uw_table *t = &m->tables[i];
+		unw_dyn_info_t di;
+		memset(&di, 0, sizeof(di));
+		di.start_ip = e->start;
+		di.end_ip = e->end;
+		di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
+		di.u.rti.segbase = t->hdr_vaddr + e->bias;
+		/* In words; a table entry is two int32s, one word. */
+		di.u.rti.table_len = t->fde_count * 8 / sizeof(unw_word_t);
+		di.u.rti.table_data = t->table_vaddr + e->bias;
+		int ret = dwarf_search_unwind_table(as, ip, &di, pi, need_unwind_info, arg);
+		if (ret != -UNW_ENOINFO)
+			return ret;
 	}
-	return ret;
+	c->noinfo = 1;
+	return -UNW_ESTOPUNWIND;
 }
 
 /* libunwind frees what dwarf_search_unwind_table allocated itself. */

@@ -1,0 +1,255 @@
+/*
+ * mixed.c - merging a sample's Python and native stacks (see mixed.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mixed.h"
+#include "pyrometer/modmap.h"
+#include "pyrometer/profile.h"
+#include "pyrometer/strpool.h"
+#include "pyrometer/target.h"
+
+static const char *intern(struct strpool *pool, const char *s)
+{
+	const char *r = strpool_intern(pool, s, strlen(s));
+	return r ? r : "";
+}
+
+static int read_target(void *arg, uint64_t addr, void *buf, size_t len)
+{
+	return target_read(arg, addr, buf, len);
+}
+
+int mixed_init(struct mixed *m, pid_t pid, struct py_runtime *rt, struct target_mem *mem,
+	       struct strpool *pool, enum cli_native native)
+{
+	char root[64];
+	struct target_maps maps;
+
+	memset(m, 0, sizeof(*m));
+	m->pid = pid;
+	m->rt = rt;
+	m->native = native;
+	m->pool = pool;
+	m->s_unknown = intern(pool, "[unknown]");
+	m->s_no_python = intern(pool, "[no Python frames]");
+	m->s_truncated = intern(pool, "[truncated]");
+	m->s_mismatch = intern(pool, "[python-mismatch]");
+	m->s_empty = intern(pool, "");
+	if (native == NATIVE_NONE)
+		return 0;
+
+	snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
+	m->uw = unwinder_new();
+	if (!m->uw || unwinder_set_root(m->uw, root) < 0)
+		return -ENOMEM;
+	unwinder_set_reader(m->uw, read_target, mem);
+	m->syms = native_syms_new(pool, root, rt ? py_module_path(rt) : NULL,
+				  rt ? PY_EVAL_FUNCTION : NULL);
+	if (!m->syms)
+		return -ENOMEM;
+	int e = target_maps_read(pid, &maps);
+	if (e < 0)
+		return e;
+	e = modmap_add_maps(unwinder_modmap(m->uw), &maps);
+	target_maps_release(&maps);
+	return e < 0 ? e : 0;
+}
+
+void mixed_release(struct mixed *m)
+{
+	native_syms_free(m->syms);
+	unwinder_free(m->uw);
+	m->syms = NULL;
+	m->uw = NULL;
+}
+
+void mixed_unwind(struct mixed *m, const uint64_t *regs_packed, uint32_t nregs,
+		  const uint8_t *stack, size_t stack_len, struct raw_sample *rs)
+{
+	if (!m->uw || nregs == 0 ||
+	    unwind_regs_unpack(UNWIND_PERF_REGS_MASK, regs_packed, nregs, m->regs) < 0)
+		return;
+	mixed_unwind_regs(m, m->regs, stack, stack_len, rs);
+}
+
+void mixed_unwind_regs(struct mixed *m, const uint64_t *regs, const uint8_t *stack,
+		       size_t stack_len, struct raw_sample *rs)
+{
+	if (!m->uw)
+		return;
+	if (regs != m->regs)
+		memcpy(m->regs, regs, sizeof(m->regs));
+	rs->nnative = unwind_sample(m->uw, m->regs, UNWIND_NREGS, stack, stack ? stack_len : 0,
+				   m->pcs, m->sps, MIXED_MAX_NATIVE, &rs->unwind_flags);
+	rs->native_pcs = m->pcs;
+	rs->native_sps = m->sps;
+	rs->stack = stack;
+	rs->stack_len = stack ? stack_len : 0;
+}
+
+void mixed_read_python(struct mixed *m, pid_t tid, struct raw_sample *rs)
+{
+	rs->frames = m->raw;
+	if (!m->rt) {
+		rs->py_status = RAW_PY_NO_THREAD;
+		return;
+	}
+	struct py_activations *acts = m->uw ? &m->acts : NULL;
+	int got = py_stack_read(m->rt, tid, m->raw, PY_MAX_FRAMES, &rs->py_flags, acts);
+	if (got >= 0)
+		rs->nframes = got;
+	else
+		rs->py_status = got == -ENOENT ? RAW_PY_NO_THREAD : RAW_PY_UNREADABLE;
+	rs->acts = acts;
+}
+
+static void put(struct mixed *m, const char *name, const char *file, int line, int kind)
+{
+	if (m->nout < (int)(sizeof(m->out) / sizeof(m->out[0])))
+		m->out[m->nout++] = (struct mixed_frame){ name, file, line, kind };
+}
+
+static void put_native(struct mixed *m, int i)
+{
+	put(m, m->nsym[i].name, m->nsym[i].module, 0, PROF_NATIVE);
+}
+
+/* Python frames [from, to) of info[], innermost first; shims are skipped. */
+static void put_python(struct mixed *m, int from, int to)
+{
+	for (int k = from; k < to; k++)
+		if (m->info[k].name)
+			put(m, m->info[k].name, m->info[k].file, m->info[k].line, PROF_PYTHON);
+}
+
+/* Is native frame i shown? auto hides the interpreter's own frames, the
+ * anonymous trampolines between them (-X perf), and the process and thread
+ * start-up frames outside the outermost Python frame (index outer). */
+static int native_shown(const struct mixed *m, int i, int n, int outer)
+{
+	unsigned f = m->nsym[i].flags;
+	if (m->native == NATIVE_ALL)
+		return 1;
+	if (f & NATIVE_INTERP)
+		return 0;
+	if (outer >= 0 && i > outer)
+		return 0;
+	if ((f & NATIVE_ANON) && i > 0 && i + 1 < n && (m->nsym[i - 1].flags & NATIVE_INTERP) &&
+	    (m->nsym[i + 1].flags & NATIVE_INTERP))
+		return 0;
+	return 1;
+}
+
+/*
+ * Merge the resolved Python frames (info[0..got), innermost first) with the
+ * native stack of rs: each activation's frames take the place of its native
+ * frame, activations newer than the sample are left out, and those beyond a
+ * cut native stack go rootward of it. Returns 0, or -1 on a mismatch
+ * (nothing is put; the caller writes both stacks apart).
+ */
+static int merge(struct mixed *m, const struct raw_sample *rs, int got)
+{
+	int n = rs->nnative;
+	const struct py_activations *a = rs->acts;
+	int nact = got > 0 && a ? a->n : 0;
+
+	/* One info[] per raw frame: activation ends index info[] too. */
+	if (nact && a->end[nact - 1] != got)
+		return -1;
+	if (nact) {
+		struct py_native_stack ns = {
+			.n = n, .sps = rs->native_sps,
+			.complete = (rs->unwind_flags & UNWIND_STOP_MASK) == UNWIND_END,
+			.stack = rs->stack, .stack_len = rs->stack_len, .is_eval = m->is_eval,
+		};
+		if (py_place_activations(m->rt, &m->acts, &ns, m->place) == PY_PLACE_MISMATCH)
+			return -1;
+	}
+	int outer = -1;
+	for (int k = 0; k < nact; k++)
+		if (m->place[k] >= 0)
+			outer = m->place[k];
+
+	int k = 0;
+	while (k < nact && m->place[k] == PY_PLACE_NEWER)
+		k++;
+	for (int i = 0; i < n; i++) {
+		if (k < nact && m->place[k] == i) {
+			put_python(m, k ? a->end[k - 1] : 0, a->end[k]);
+			if (m->native == NATIVE_ALL)
+				put_native(m, i);
+			k++;
+			continue;
+		}
+		if (native_shown(m, i, n, outer))
+			put_native(m, i);
+	}
+	for (; k < nact; k++)
+		put_python(m, k ? a->end[k - 1] : 0, a->end[k]);
+	return 0;
+}
+
+enum mixed_status mixed_build(struct mixed *m, const struct raw_sample *rs)
+{
+	enum mixed_status st = MIXED_PYTHON;
+
+	m->nout = 0;
+	int got = rs->py_status == RAW_PY_OK ? rs->nframes : -1;
+	if (got > 0)
+		got = py_frames_resolve_each(m->rt, rs->frames, got, m->info);
+	if (rs->py_status == RAW_PY_UNREADABLE || got == -EFAULT)
+		st = MIXED_UNREADABLE;
+	else if (got <= 0)
+		st = MIXED_NO_PYTHON;
+
+	int n = rs->nnative;
+	if (n > 0) {
+		m->native_samples++;
+		unsigned stop = rs->unwind_flags & UNWIND_STOP_MASK;
+		if (stop == UNWIND_TRUNCATED)
+			m->truncated++;
+		else if (stop == UNWIND_NO_INFO || stop == UNWIND_ERROR)
+			m->unwind_failures++;
+		for (int i = 0; i < n; i++) {
+			native_syms_get(m->syms, unwinder_modmap(m->uw),
+					i ? rs->native_pcs[i] - 1 : rs->native_pcs[i], &m->nsym[i]);
+			m->is_eval[i] = (m->nsym[i].flags & NATIVE_EVAL) != 0;
+		}
+		if (merge(m, rs, got > 0 ? got : 0) < 0) {
+			/* Both stacks, apart: Python above the marker, native below. */
+			m->mismatches++;
+			m->nout = 0;
+			for (int i = 0; i < n; i++)
+				if (native_shown(m, i, n, -1))
+					put_native(m, i);
+			put(m, m->s_mismatch, m->s_empty, 0, PROF_PSEUDO);
+			put_python(m, 0, got);
+		}
+		if (m->nout == 0)
+			put(m, st == MIXED_UNREADABLE ? m->s_unknown : m->s_no_python, m->s_empty, 0,
+			    PROF_PSEUDO);
+	} else if (st == MIXED_UNREADABLE) {
+		put(m, m->s_unknown, m->s_empty, 0, PROF_PSEUDO);
+	} else if (st == MIXED_NO_PYTHON) {
+		put(m, m->s_no_python, m->s_empty, 0, PROF_PSEUDO);
+	} else {
+		put_python(m, 0, got);
+	}
+	if (got > 0 && (rs->py_flags & PY_STACK_TRUNCATED))
+		put(m, m->s_truncated, m->s_empty, 0, PROF_PSEUDO);
+	return st;
+}
+
+void mixed_stats_line(const struct mixed *m, unsigned stack_size, char *buf, size_t cap)
+{
+	const struct unwind_stats *us = m->uw ? unwinder_stats(m->uw) : NULL;
+	snprintf(buf, cap, "native stacks: %llu unwind failures, %llu truncated (stack copy %u "
+		 "bytes, see --stack-size), %llu Python/native mismatches, %llu modules",
+		 (unsigned long long)m->unwind_failures, (unsigned long long)m->truncated,
+		 stack_size, (unsigned long long)m->mismatches,
+		 (unsigned long long)(us ? us->modules : 0));
+}
