@@ -47,6 +47,20 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpyrometer.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libpyrometer.a $(LDLIBS) -lcmocka
 
+# test_unwind links one function whose CFI is in .debug_frame only.
+UNWIND_DF_CFLAGS := -O1 -g -fno-asynchronous-unwind-tables -fno-unwind-tables \
+                    -fomit-frame-pointer
+
+$(BUILD)/tests/unwind_debug_frame.o: tests/unit/unwind_debug_frame.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(UNWIND_DF_CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/test_unwind: tests/unit/test_unwind.c $(BUILD)/tests/unwind_debug_frame.o \
+                            $(BUILD)/libpyrometer.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/tests/unwind_debug_frame.o \
+	      $(BUILD)/libpyrometer.a $(LDLIBS) -lcmocka
+
 -include $(OBJ:.o=.d)
 
 # Install what is missing, or say exactly what to run.

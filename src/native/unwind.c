@@ -1214,8 +1214,12 @@ struct unwinder *unwinder_new(void)
 		return NULL;
 	}
 	/* Register states are cached by IP; the map's generation says when
-	 * an IP may have changed meaning (unw_flush_cache then). */
-	unw_set_caching_policy(u->as, UNW_CACHE_GLOBAL);
+	 * an IP may have changed meaning (unw_flush_cache then). The
+	 * per-thread cache takes no lock: the global one blocks and unblocks
+	 * signals (two system calls) around every lookup. An unwinder is used
+	 * by one thread at a time, and libunwind tells its addresses spaces
+	 * apart in that cache by generation. */
+	unw_set_caching_policy(u->as, UNW_CACHE_PER_THREAD);
 	unw_set_cache_size(u->as, UW_CACHE_SIZE, 0);
 	return u;
 }
