@@ -18,28 +18,19 @@
 #include "internal.h"
 #include "pyrometer/target.h"
 
-/* How much C stack one chain read covers. */
-#define CHAIN_SPAN 65536
-
 /*
- * 3.10/3.11: activation k's marker is the k-th element of the chain. The
- * chain is read from the target now, as the Python frames were (not from
- * the sample's copy, which may predate them): one read of the C stack from
- * the innermost marker up, then single words for what lies beyond.
+ * 3.10/3.11: activation k's marker is the k-th element of the chain, which
+ * starts at the thread state's marker as read with the Python frames. The
+ * links are read from the sample's stack copy where it holds them (an
+ * activation present both at the sample and at the read has not moved, nor
+ * have the links of those outside it), else from the target.
  */
 static void anchors_from_chain(struct py_runtime *rt, struct py_activations *a,
 			       const struct py_native_stack *nat)
 {
-	static uint8_t buf[CHAIN_SPAN];
 	const struct py_layout *L = &rt->L;
-	uint64_t c = a->cframe, lo = c, top = nat->sps[0] + nat->stack_len;
-	size_t len = 0;
+	uint64_t c = a->cframe, lo = nat->sps[0], top = lo + nat->stack_len;
 
-	if (c && top > lo) {
-		size_t want = top - lo < CHAIN_SPAN ? (size_t)(top - lo) : CHAIN_SPAN;
-		ssize_t got = target_read_partial(rt->mem, lo, buf, want);
-		len = got > 0 ? (size_t)got : 0;
-	}
 	/* Elements off this stack are not eval-loop locals (a root, which
 	 * 3.10 may leave pointing at itself or at a stale element): skipped,
 	 * and the walk ends where the chain loops. */
@@ -47,11 +38,11 @@ static void anchors_from_chain(struct py_runtime *rt, struct py_activations *a,
 		uint64_t was = c;
 		if (!c || c == a->cframe_root)
 			return;
-		if (c >= nat->sps[0] && c < top)
+		if (c >= lo && c < top)
 			a->anchor[k++] = c;
 		uint64_t at = c + (uint64_t)L->cf_previous, rel = at - lo;
-		if (rel < len && len - rel >= 8)
-			memcpy(&c, buf + rel, 8);
+		if (nat->stack && rel < nat->stack_len && nat->stack_len - rel >= 8)
+			memcpy(&c, nat->stack + rel, 8);
 		else if (target_read(rt->mem, at, &c, 8) < 0)
 			return;
 		if (c == was)
