@@ -554,6 +554,74 @@ static uint64_t segment_end(const struct symtab *t, uint64_t vaddr)
 	return 0;
 }
 
+/* The section named name, or NULL. */
+static Elf_Scn *section_named(Elf *elf, const char *name, GElf_Shdr *sh)
+{
+	size_t shstrndx;
+
+	if (elf_getshdrstrndx(elf, &shstrndx) != 0)
+		return NULL;
+	for (Elf_Scn *s = elf_nextscn(elf, NULL); s; s = elf_nextscn(elf, s)) {
+		const char *n;
+		if (gelf_getshdr(s, sh) && (n = elf_strptr(elf, shstrndx, sh->sh_name)) &&
+		    strcmp(n, name) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+#define PLT_ENTRY 16  /* x86-64 */
+
+/*
+ * PLT slots, named NAME@plt as objdump and perf name them: slot i jumps to
+ * the function of .rela.plt entry i. It is .plt.sec + 16 i when the PLT is
+ * split for IBT, else .plt + 16 (i + 1), after .plt's own header. Without
+ * these, a sample in a PLT slot would take the name of whatever symbol
+ * precedes .plt (often _init).
+ */
+static size_t scan_plt(Elf *elf, struct collect *c)
+{
+	GElf_Shdr plt, sec, rel, dyn;
+	Elf_Scn *s_plt = section_named(elf, ".plt", &plt);
+	Elf_Scn *s_sec = section_named(elf, ".plt.sec", &sec);
+	Elf_Scn *s_rel = section_named(elf, ".rela.plt", &rel);
+	size_t added = 0;
+
+	if (!s_rel || rel.sh_type != SHT_RELA || (!s_plt && !s_sec) ||
+	    rel.sh_entsize != gelf_fsize(elf, ELF_T_RELA, 1, EV_CURRENT))
+		return 0;
+	Elf_Scn *s_dyn = elf_getscn(elf, rel.sh_link);
+	Elf_Data *rd = elf_getdata(s_rel, NULL), *dd = s_dyn ? elf_getdata(s_dyn, NULL) : NULL;
+	if (!rd || !dd || !gelf_getshdr(s_dyn, &dyn) || dd->d_type != ELF_T_SYM)
+		return 0;
+	uint64_t base = s_sec ? sec.sh_addr : plt.sh_addr + PLT_ENTRY;
+	uint64_t end = s_sec ? sec.sh_addr + sec.sh_size : plt.sh_addr + plt.sh_size;
+	size_t n = rd->d_size / rel.sh_entsize;
+	char buf[SYMTAB_MAX_NAME + 8];
+
+	for (size_t i = 0; i < n && i < INT32_MAX; i++) {
+		GElf_Rela r;
+		GElf_Sym sym;
+		uint64_t addr = base + PLT_ENTRY * (uint64_t)i;
+		if (addr < base || addr + PLT_ENTRY > end)
+			break;
+		if (!gelf_getrela(rd, (int)i, &r) || GELF_R_SYM(r.r_info) > INT32_MAX ||
+		    !gelf_getsym(dd, (int)GELF_R_SYM(r.r_info), &sym))
+			continue;
+		const char *name = elf_strptr(elf, dyn.sh_link, sym.st_name);
+		size_t len = name ? strnlen(name, SYMTAB_MAX_NAME) : 0;
+		if (!len || len == SYMTAB_MAX_NAME)
+			continue;
+		memcpy(buf, name, len);
+		memcpy(buf + len, "@plt", 5);
+		/* Ranked after any real symbol at the same address. */
+		if (add_sym(c, addr, PLT_ENTRY, buf, len + 4, 3u << 8) < 0)
+			break;
+		added++;
+	}
+	return added;
+}
+
 /* Sort, keep one symbol per address, fill sizes; c's buffers move into t. */
 static int finish(struct symtab *t, struct collect *c)
 {
@@ -615,6 +683,7 @@ static int load_into(struct symtab *t, const char *root, const char *debug_dirs)
 
 	if (scan_all(elf, SHT_DYNSYM, &c))
 		t->sources |= SYMTAB_FROM_DYNSYM;
+	scan_plt(elf, &c);
 	if (scan_all(elf, SHT_SYMTAB, &c)) {
 		t->sources |= SYMTAB_FROM_SYMTAB;
 	} else {

@@ -1083,6 +1083,17 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int
 	struct modmap_entry *e = modmap_find(&c->u->map, addr);
 	if (e && mapping_resolve(c->u, e) == 0)
 		return module_read(c->u, e->mod, e->bias, addr, val);
+	/* A module's read-only data (a DWARF expression in .eh_frame, read
+	 * when libunwind reuses a cached register state and so never asked
+	 * find_proc_info first) lies outside its executable mapping: any
+	 * loaded module whose segments hold the address serves it. */
+	for (size_t i = 0; i < c->u->map.n; i++) {
+		const struct modmap_entry *me = &c->u->map.v[i];
+		uint64_t off;
+		if (me->state == MAP_OK && module_offset(me->mod, addr - me->bias, &off) &&
+		    module_read(c->u, me->mod, me->bias, addr, val) == 0)
+			return 0;
+	}
 	if (rel >= c->stack_len && rel < UW_STACK_SPAN)
 		c->ran_off = 1;
 	return -UNW_EINVAL;

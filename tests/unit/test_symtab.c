@@ -274,6 +274,47 @@ static void test_self(void **state)
 	symtab_free(t);
 }
 
+/* PLT slots are named NAME@plt, as objdump names them in this binary. */
+static void test_plt(void **state)
+{
+	char exe[4096], line[4200];
+	(void)state;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	assert_true(n > 0);
+	exe[n] = '\0';
+	if (system("command -v objdump >/dev/null 2>&1") != 0) {
+		print_message("skipped: objdump not installed\n");
+		skip();
+	}
+	struct symtab *t = symtab_load(exe, NULL);
+	assert_non_null(t);
+	snprintf(line, sizeof(line), "objdump -d -j .plt -j .plt.sec '%s' 2>/dev/null", exe);
+	FILE *f = popen(line, "r");
+	assert_non_null(f);
+	int slots = 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long addr;
+		char name[512];
+		/* "0000000000001030 <malloc@plt>:" */
+		size_t len;
+		if (sscanf(line, "%llx <%511[^>]>:", &addr, name) != 2 ||
+		    (len = strlen(name)) < 5 || strcmp(name + len - 4, "@plt") != 0)
+			continue;   /* not a slot (the header is "X@plt-0x10") */
+		const char *got;
+		uint64_t off = 99;
+		assert_int_equal(symtab_lookup(t, addr, &got, &off), 0);
+		assert_string_equal(got, name);
+		assert_int_equal(off, 0);
+		assert_int_equal(symtab_lookup(t, addr + 15, &got, &off), 0);
+		assert_string_equal(got, name);
+		slots++;
+	}
+	pclose(f);
+	print_message("  %d PLT slots named as objdump names them\n", slots);
+	assert_true(slots >= 5);   /* printf, malloc, strcmp... */
+	symtab_free(t);
+}
+
 /* The file offset of a runtime address, from /proc/self/maps, turned back
  * into a vaddr by the table's PT_LOADs. */
 static void test_offsets(void **state)
@@ -681,6 +722,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_self),
+		cmocka_unit_test(test_plt),
 		cmocka_unit_test(test_offsets),
 		cmocka_unit_test(test_build_id),
 		cmocka_unit_test(test_libc),
