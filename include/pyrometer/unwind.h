@@ -107,6 +107,8 @@ struct unwind_stats {
 	uint64_t samples, frames;
 	uint64_t end, no_info, truncated, max, error; /* by stop reason */
 	uint64_t fp_steps, trampoline_steps;
+	uint64_t fast_steps;   /* frames stepped with cached reduced rows (cfi.h) */
+	uint64_t slow_walks;   /* samples that needed libunwind for some frame */
 	uint64_t modules, module_failures; /* module files loaded / unusable */
 	uint64_t debug_frame;     /* modules with a table from .debug_frame */
 };
@@ -137,6 +139,16 @@ int unwinder_set_root(struct unwinder *u, const char *root);
 struct modmap *unwinder_modmap(struct unwinder *u);
 
 const struct unwind_stats *unwinder_stats(const struct unwinder *u);
+
+/*
+ * Frames whose unwind rule is simple (CFA = RSP or RBP + offset, registers
+ * saved at offsets from it: nearly all compiled code, and PLT stubs) are
+ * stepped from rows cached per PC (cfi.h) without libunwind, which locks
+ * and allocates for every frame; the first frame that needs more is handed
+ * to libunwind with the registers known at that point, and libunwind walks
+ * the rest. on = 0 turns the fast path off (tests compare both). Default on.
+ */
+void unwinder_set_fast(struct unwinder *u, int on);
 
 /*
  * How the unwinder reads the target's own memory (only to recognise -X perf

@@ -38,6 +38,7 @@
 
 #include <libunwind.h>
 
+#include "pyrometer/cfi.h"
 #include "pyrometer/modmap.h"
 #include "pyrometer/symtab.h"
 #include "pyrometer/unwind.h"
@@ -128,8 +129,23 @@ struct unwinder {
 	/* Verdicts on anonymous code: is this return address a -X perf
 	 * trampoline's? Direct-mapped by address; 0 = empty slot. */
 	struct { uint64_t pc; int yes; } tramp[256];
+	/* Reduced CFI rows by runtime PC (see cfi.h), open addressing; cleared
+	 * with libunwind's cache when the map changes. */
+	struct row_slot *rows;
+	size_t rows_cap, rows_count;
+	int no_fast;              /* unwinder_set_fast(u, 0): libunwind only */
 	struct unwind_stats stats;
 };
+
+/* A cached row: status 1 = row, 0 = empty slot, -1 = no FDE covers the PC,
+ * -2 = the row needs libunwind. */
+struct row_slot {
+	uint64_t pc;
+	int status;
+	struct cfi_row row;
+};
+
+#define UW_ROWS_MAX (1u << 18)
 
 /* The sample being walked: the accessors' arg. */
 struct uw_ctx {
@@ -1249,6 +1265,7 @@ void unwinder_free(struct unwinder *u)
 		module_free(u->mods[i]);
 	free(u->mods);
 	modmap_release(&u->map);
+	free(u->rows);
 	free(u->root);
 	free(u);
 }
@@ -1271,6 +1288,11 @@ void unwinder_set_reader(struct unwinder *u,
 	u->read = read;
 	u->read_arg = arg;
 	memset(u->tramp, 0, sizeof(u->tramp));
+}
+
+void unwinder_set_fast(struct unwinder *u, int on)
+{
+	u->no_fast = !on;
 }
 
 struct modmap *unwinder_modmap(struct unwinder *u)
@@ -1383,7 +1405,7 @@ static int trampoline_step(struct uw_ctx *c, unw_cursor_t *cu, uint64_t sp)
 static unsigned walk(struct uw_ctx *c, uint64_t *pcs, uint64_t *sps, int max, int *np)
 {
 	unw_cursor_t cu;
-	unw_word_t ip, sp = c->regs[PERF_REG_X86_SP], bp;
+	unw_word_t ip, sp = c->override ? c->ov[PERF_REG_X86_SP] : c->regs[PERF_REG_X86_SP], bp;
 	unsigned fl = 0;
 	int n = *np;
 
@@ -1436,6 +1458,161 @@ static unsigned walk(struct uw_ctx *c, uint64_t *pcs, uint64_t *sps, int max, in
 	}
 }
 
+/* ---- the fast path: reduced rows, no libunwind ----------------------- */
+
+/* Bytes of a module's in-memory tables at file vaddr v. */
+static const uint8_t *module_bytes(void *arg, uint64_t v, size_t len)
+{
+	const struct uw_module *m = arg;
+	const struct { uint64_t vaddr; const uint8_t *p; size_t len; } b[3] = {
+		{ m->hdr_vaddr, m->hdr, m->hdr_len },
+		{ m->ehf_vaddr, m->ehf, m->ehf_len },
+		{ m->syn_vaddr, m->syn, m->syn_len },
+	};
+	for (int i = 0; i < 3; i++)
+		if (b[i].p && v - b[i].vaddr < b[i].len && b[i].len - (v - b[i].vaddr) >= len)
+			return b[i].p + (v - b[i].vaddr);
+	return NULL;
+}
+
+/* The cached row of runtime PC pc (the lookup address). */
+static const struct row_slot *row_for(struct unwinder *u, uint64_t pc)
+{
+	static struct row_slot scratch;
+
+	if ((u->rows_count + 1) * 2 > u->rows_cap) {
+		size_t cap = u->rows_cap ? u->rows_cap * 2 : 4096;
+		if (u->rows_count >= UW_ROWS_MAX)
+			cap = u->rows_cap;   /* full: start over */
+		struct row_slot *nv = calloc(cap, sizeof(*nv));
+		if (nv) {
+			for (size_t i = 0; cap != u->rows_cap && i < u->rows_cap; i++) {
+				if (!u->rows[i].status)
+					continue;
+				size_t j = (size_t)(u->rows[i].pc * 0x9e3779b97f4a7c15ull >> 24) & (cap - 1);
+				while (nv[j].status)
+					j = (j + 1) & (cap - 1);
+				nv[j] = u->rows[i];
+			}
+			if (cap == u->rows_cap)
+				u->rows_count = 0;
+			free(u->rows);
+			u->rows = nv;
+			u->rows_cap = cap;
+		}
+	}
+	struct row_slot *s = &scratch;
+	if (u->rows_cap) {
+		size_t mask = u->rows_cap - 1;
+		size_t i = (size_t)(pc * 0x9e3779b97f4a7c15ull >> 24) & mask;
+		for (; u->rows[i].status; i = (i + 1) & mask)
+			if (u->rows[i].pc == pc)
+				return &u->rows[i];
+		s = &u->rows[i];
+		u->rows_count++;
+	}
+	s->pc = pc;
+	s->status = -1;
+	struct modmap_entry *e = modmap_find(&u->map, pc);
+	if (e && mapping_resolve(u, e) == 0) {
+		const struct uw_module *m = e->mod;
+		const struct cfi_src src = { module_bytes, (void *)m };
+		for (size_t i = 0; i < m->ntables; i++) {
+			const struct cfi_table t = { m->tables[i].hdr_vaddr, m->tables[i].table_vaddr,
+						     m->tables[i].fde_count };
+			int r = cfi_row_at(&src, &t, pc - e->bias, &s->row);
+			if (r == 0) {
+				s->status = 1;
+				break;
+			}
+			if (r != -ENOENT) {
+				s->status = -2;
+				break;
+			}
+		}
+	}
+	return s;
+}
+
+/* perf register of each cfi.h row register but the return address. */
+static const int row_perf_reg[CFI_NREGS - 1] = {
+	PERF_REG_X86_BX, PERF_REG_X86_BP, PERF_REG_X86_R12,
+	PERF_REG_X86_R13, PERF_REG_X86_R14, PERF_REG_X86_R15,
+};
+
+/*
+ * Walk from the sample's registers with cached rows for as long as every
+ * frame has a simple one. Returns a stop reason with UNWIND_END etc., or 0
+ * when a frame needs libunwind: then c->override holds that frame's
+ * registers (pcs[*np - 1] is the frame) for walk() to go on from.
+ */
+static unsigned fast_walk(struct uw_ctx *c, uint64_t *pcs, uint64_t *sps, int max, int *np)
+{
+	uint64_t regs[UNWIND_NREGS] = { 0 }, known = 0;
+	int n = *np;
+
+	for (size_t i = 0; i < sizeof(row_perf_reg) / sizeof(row_perf_reg[0]); i++) {
+		int r = row_perf_reg[i];
+		if ((size_t)r < c->nregs) {
+			regs[r] = c->regs[r];
+			known |= 1ull << r;
+		}
+	}
+	regs[PERF_REG_X86_SP] = c->regs[PERF_REG_X86_SP];
+	regs[PERF_REG_X86_IP] = c->regs[PERF_REG_X86_IP];
+	for (;;) {
+		uint64_t ip = regs[PERF_REG_X86_IP], sp = regs[PERF_REG_X86_SP];
+		const struct row_slot *s = row_for(c->u, n > 1 ? ip - 1 : ip);
+		const struct cfi_row *row = &s->row;
+		uint64_t cfa, ra, v;
+
+		if (s->status != 1 || (row->cfa_reg == 6 && !(known & (1ull << PERF_REG_X86_BP))))
+			goto hand_over;
+		cfa = (row->cfa_reg == 7 ? sp : regs[PERF_REG_X86_BP]) + (uint64_t)row->cfa_off;
+		if (row->rule[CFI_RA] == CFI_UNDEF)
+			return UNWIND_END;
+		if (row->rule[CFI_RA] != CFI_OFFSET)
+			goto hand_over;
+		uint64_t rel = cfa + (uint64_t)row->off[CFI_RA] - c->stack_base;
+		if (rel >= c->stack_len || c->stack_len - rel < 8)
+			return rel < UW_STACK_SPAN ? UNWIND_TRUNCATED : UNWIND_ERROR;
+		memcpy(&ra, c->stack + rel, 8);
+		for (int k = 0; k < CFI_NREGS - 1; k++) {
+			int r = row_perf_reg[k];
+			if (row->rule[k] == CFI_UNDEF) {
+				known &= ~(1ull << r);
+			} else if (row->rule[k] == CFI_OFFSET) {
+				rel = cfa + (uint64_t)row->off[k] - c->stack_base;
+				if (rel < c->stack_len && c->stack_len - rel >= 8) {
+					memcpy(&v, c->stack + rel, 8);
+					regs[r] = v;
+					known |= 1ull << r;
+				} else {
+					known &= ~(1ull << r);
+				}
+			}
+		}
+		if (ra == 0)
+			return UNWIND_END;
+		if (cfa <= sp)
+			return UNWIND_ERROR;
+		if (n >= max)
+			return UNWIND_MAX;
+		regs[PERF_REG_X86_SP] = cfa;
+		regs[PERF_REG_X86_IP] = ra;
+		if (sps)
+			sps[n] = cfa;
+		pcs[n++] = ra;
+		*np = n;
+		c->u->stats.fast_steps++;
+	}
+hand_over:
+	c->override = 1;
+	c->ov_mask = known | (1ull << PERF_REG_X86_SP) | (1ull << PERF_REG_X86_IP);
+	memcpy(c->ov, regs, sizeof(regs));
+	return 0;
+}
+
 int unwind_sample(struct unwinder *u, const uint64_t *regs, size_t nregs,
 		  const uint8_t *stack, size_t stack_len, uint64_t *pcs, uint64_t *sps,
 		  int max, unsigned *flags)
@@ -1452,6 +1629,9 @@ int unwind_sample(struct unwinder *u, const uint64_t *regs, size_t nregs,
 	} else {
 		if (u->map_generation != u->map.generation) {
 			unw_flush_cache(u->as, 0, 0);
+			if (u->rows)
+				memset(u->rows, 0, u->rows_cap * sizeof(*u->rows));
+			u->rows_count = 0;
 			u->map_generation = u->map.generation;
 		}
 		struct uw_ctx c = {
@@ -1462,7 +1642,12 @@ int unwind_sample(struct unwinder *u, const uint64_t *regs, size_t nregs,
 		if (sps)
 			sps[n] = regs[PERF_REG_X86_SP];
 		pcs[n++] = regs[PERF_REG_X86_IP];
-		fl = walk(&c, pcs, sps, max, &n);
+		fl = u->no_fast ? 0 : fast_walk(&c, pcs, sps, max, &n);
+		if (fl == 0) {
+			/* A frame the rows cannot step: libunwind goes on from it. */
+			u->stats.slow_walks++;
+			fl = walk(&c, pcs, sps, max, &n);
+		}
 	}
 
 	u->stats.samples++;

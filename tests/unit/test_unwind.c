@@ -341,6 +341,23 @@ static void test_unwind_real_stack(void **state)
 		assert_true(sps[k] > sps[k - 1]);
 	/* middle is frame 1: its local lies in [sps[1], sps[2]). */
 	assert_true(middle_local_addr >= sps[1] && middle_local_addr < sps[2]);
+	/* Rows cached per PC stepped every frame, and libunwind alone walks
+	 * the same frames with the same stack pointers and outcome. */
+	assert_int_equal(unwinder_stats(u)->fast_steps, (uint64_t)(real_n - 1));
+	{
+		struct unwinder *lu = unwinder_of_self();
+		uint64_t lpcs[MAX_PCS], lsps[MAX_PCS];
+		unsigned lflags;
+		unwinder_set_fast(lu, 0);
+		int ln = unwind_sample(lu, cap.regs, UNWIND_NREGS, cap.stack, cap.len, lpcs, lsps,
+				       MAX_PCS, &lflags);
+		assert_int_equal(ln, real_n);
+		assert_int_equal(lflags, real_flags);
+		assert_memory_equal(lpcs, real_pcs, (size_t)ln * sizeof(*lpcs));
+		assert_memory_equal(lsps, sps, (size_t)ln * sizeof(*lsps));
+		assert_int_equal(unwinder_stats(lu)->fast_steps, 0);
+		unwinder_free(lu);
+	}
 	names_of(u, real_pcs, real_n, names);
 	for (int i = 0; i < real_n; i++)
 		print_message("  #%d %#llx %s\n", i, (unsigned long long)real_pcs[i], names[i]);
