@@ -1549,6 +1549,7 @@ static const int row_perf_reg[CFI_NREGS - 1] = {
 static unsigned fast_walk(struct uw_ctx *c, uint64_t *pcs, uint64_t *sps, int max, int *np)
 {
 	uint64_t regs[UNWIND_NREGS] = { 0 }, known = 0;
+	unsigned fl = 0;
 	int n = *np;
 
 	for (size_t i = 0; i < sizeof(row_perf_reg) / sizeof(row_perf_reg[0]); i++) {
@@ -1566,16 +1567,46 @@ static unsigned fast_walk(struct uw_ctx *c, uint64_t *pcs, uint64_t *sps, int ma
 		const struct cfi_row *row = &s->row;
 		uint64_t cfa, ra, v;
 
+		if (s->status == -1) {
+			/* No unwind info: a -X perf trampoline (every register
+			 * passes through), else one frame-pointer step, as walk()
+			 * does; see unwind.h. */
+			uint64_t rel = sp + 8 - c->stack_base, bp = regs[PERF_REG_X86_BP], saved;
+			if (n > 1 && is_trampoline(c->u, ip) && rel < c->stack_len &&
+			    c->stack_len - rel >= 8) {
+				memcpy(&ra, c->stack + rel, 8);
+				if (!modmap_find(&c->u->map, ra))
+					return fl | UNWIND_NO_INFO;
+				cfa = sp + 16;
+				c->u->stats.trampoline_steps++;
+				fl |= UNWIND_TRAMPOLINE;
+			} else if ((known & (1ull << PERF_REG_X86_BP)) && bp >= sp && bp % 8 == 0 &&
+				   (rel = bp - c->stack_base) < c->stack_len &&
+				   c->stack_len - rel >= 16) {
+				memcpy(&saved, c->stack + rel, 8);
+				memcpy(&ra, c->stack + rel + 8, 8);
+				if ((saved != 0 && saved <= bp) || !modmap_find(&c->u->map, ra))
+					return fl | UNWIND_NO_INFO;
+				cfa = bp + 16;
+				regs[PERF_REG_X86_BP] = saved;
+				known = 1ull << PERF_REG_X86_BP;
+				c->u->stats.fp_steps++;
+				fl |= UNWIND_FP_USED;
+			} else {
+				return fl | UNWIND_NO_INFO;
+			}
+			goto step;
+		}
 		if (s->status != 1 || (row->cfa_reg == 6 && !(known & (1ull << PERF_REG_X86_BP))))
 			goto hand_over;
 		cfa = (row->cfa_reg == 7 ? sp : regs[PERF_REG_X86_BP]) + (uint64_t)row->cfa_off;
 		if (row->rule[CFI_RA] == CFI_UNDEF)
-			return UNWIND_END;
+			return fl | UNWIND_END;
 		if (row->rule[CFI_RA] != CFI_OFFSET)
 			goto hand_over;
 		uint64_t rel = cfa + (uint64_t)row->off[CFI_RA] - c->stack_base;
 		if (rel >= c->stack_len || c->stack_len - rel < 8)
-			return rel < UW_STACK_SPAN ? UNWIND_TRUNCATED : UNWIND_ERROR;
+			return fl | (rel < UW_STACK_SPAN ? UNWIND_TRUNCATED : UNWIND_ERROR);
 		memcpy(&ra, c->stack + rel, 8);
 		for (int k = 0; k < CFI_NREGS - 1; k++) {
 			int r = row_perf_reg[k];
@@ -1592,25 +1623,26 @@ static unsigned fast_walk(struct uw_ctx *c, uint64_t *pcs, uint64_t *sps, int ma
 				}
 			}
 		}
+		c->u->stats.fast_steps++;
+step:
 		if (ra == 0)
-			return UNWIND_END;
+			return fl | UNWIND_END;
 		if (cfa <= sp)
-			return UNWIND_ERROR;
+			return fl | UNWIND_ERROR;
 		if (n >= max)
-			return UNWIND_MAX;
+			return fl | UNWIND_MAX;
 		regs[PERF_REG_X86_SP] = cfa;
 		regs[PERF_REG_X86_IP] = ra;
 		if (sps)
 			sps[n] = cfa;
 		pcs[n++] = ra;
 		*np = n;
-		c->u->stats.fast_steps++;
 	}
 hand_over:
 	c->override = 1;
 	c->ov_mask = known | (1ull << PERF_REG_X86_SP) | (1ull << PERF_REG_X86_IP);
 	memcpy(c->ov, regs, sizeof(regs));
-	return 0;
+	return fl;
 }
 
 int unwind_sample(struct unwinder *u, const uint64_t *regs, size_t nregs,
@@ -1643,10 +1675,10 @@ int unwind_sample(struct unwinder *u, const uint64_t *regs, size_t nregs,
 			sps[n] = regs[PERF_REG_X86_SP];
 		pcs[n++] = regs[PERF_REG_X86_IP];
 		fl = u->no_fast ? 0 : fast_walk(&c, pcs, sps, max, &n);
-		if (fl == 0) {
+		if (!(fl & UNWIND_STOP_MASK)) {
 			/* A frame the rows cannot step: libunwind goes on from it. */
 			u->stats.slow_walks++;
-			fl = walk(&c, pcs, sps, max, &n);
+			fl |= walk(&c, pcs, sps, max, &n);
 		}
 	}
 
