@@ -20,6 +20,8 @@ enum native_flags {
 	NATIVE_EVAL = 1 << 1,    /* in the eval loop function, by symbol */
 	NATIVE_ANON = 1 << 2,    /* anonymous code (JIT, -X perf trampolines) */
 	NATIVE_NOSYM = 1 << 3,   /* no symbol: name is "[module+0xVADDR]" */
+	NATIVE_STARTUP = 1 << 4, /* process or thread start-up code (_start,
+				    __libc_start_main, start_thread, clone3...) */
 };
 
 struct native_sym {
@@ -33,11 +35,14 @@ struct native_syms;
 /*
  * Module files are opened at root + path (root: "/proc/PID/root", or NULL).
  * interp_path: the interpreter's file as the target maps it, or NULL for a
- * process that is not Python; eval_name: the eval loop's symbol (or NULL).
- * NULL on ENOMEM.
+ * process that is not Python; exe_path: its main executable (a python
+ * launcher when libpython is shared), or NULL - frames of both are
+ * NATIVE_INTERP; eval_name: the eval loop's symbol (or NULL). NULL on
+ * ENOMEM.
  */
 struct native_syms *native_syms_new(struct strpool *pool, const char *root,
-				    const char *interp_path, const char *eval_name);
+				    const char *interp_path, const char *exe_path,
+				    const char *eval_name);
 void native_syms_free(struct native_syms *ns);
 
 /* The meaning of pc (already adjusted: pc - 1 for return addresses) in the

@@ -71,6 +71,8 @@ struct py_activations {
 	uint64_t cframe, cframe_root;         /* 3.10/3.11: the chain of C-stack
 						 markers, innermost first */
 	uint64_t tstate;
+	int torn;                             /* the walk stopped on a frame that
+						 changed under it (PY_STACK_TORN) */
 };
 
 /*

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mixed.h"
 #include "pyrometer/modmap.h"
@@ -47,7 +48,14 @@ int mixed_init(struct mixed *m, pid_t pid, struct py_runtime *rt, struct target_
 	if (!m->uw || unwinder_set_root(m->uw, root) < 0)
 		return -ENOMEM;
 	unwinder_set_reader(m->uw, read_target, mem);
-	m->syms = native_syms_new(pool, root, rt ? py_module_path(rt) : NULL,
+	char exe[4096] = "";
+	if (rt) {
+		char link[64];
+		snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+		ssize_t n = readlink(link, exe, sizeof(exe) - 1);
+		exe[n > 0 ? n : 0] = '\0';
+	}
+	m->syms = native_syms_new(pool, root, rt ? py_module_path(rt) : NULL, exe,
 				  rt ? PY_EVAL_FUNCTION : NULL);
 	if (!m->syms)
 		return -ENOMEM;
@@ -127,14 +135,15 @@ static void put_python(struct mixed *m, int from, int to)
 }
 
 /* Is native frame i shown? auto hides the interpreter's own frames, the
- * anonymous trampolines between them (-X perf), and the process and thread
- * start-up frames outside the outermost Python frame (index outer). */
+ * anonymous trampolines between them (-X perf), and in a Python process the
+ * C library's start-up functions and every frame outside the outermost
+ * Python frame (index outer). */
 static int native_shown(const struct mixed *m, int i, int n, int outer)
 {
 	unsigned f = m->nsym[i].flags;
 	if (m->native == NATIVE_ALL)
 		return 1;
-	if (f & NATIVE_INTERP)
+	if ((f & NATIVE_INTERP) || ((f & NATIVE_STARTUP) && m->rt))
 		return 0;
 	if (outer >= 0 && i > outer)
 		return 0;
@@ -142,6 +151,17 @@ static int native_shown(const struct mixed *m, int i, int n, int outer)
 	    (m->nsym[i + 1].flags & NATIVE_INTERP))
 		return 0;
 	return 1;
+}
+
+/* Where the start-up region begins: past the outermost frame of the
+ * interpreter that is not start-up code itself (main, Py_BytesMain). */
+static int startup_boundary(const struct mixed *m, int n)
+{
+	int outer = -1;
+	for (int i = 0; i < n; i++)
+		if ((m->nsym[i].flags & (NATIVE_INTERP | NATIVE_STARTUP)) == NATIVE_INTERP)
+			outer = i;
+	return outer;
 }
 
 /*
@@ -173,6 +193,15 @@ static int merge(struct mixed *m, const struct raw_sample *rs, int got)
 	for (int k = 0; k < nact; k++)
 		if (m->place[k] >= 0)
 			outer = m->place[k];
+	/* A torn walk lost the outer Python frames, or every frame read
+	 * started after the sample: keep the native frames that ran them,
+	 * under an [unknown] root. */
+	int emitted = 0;
+	for (int k = 0; k < nact; k++)
+		emitted += m->place[k] != PY_PLACE_NEWER;
+	int torn = nact && (a->torn || !emitted);
+	if (torn)
+		outer = startup_boundary(m, n);
 
 	int k = 0;
 	while (k < nact && m->place[k] == PY_PLACE_NEWER)
@@ -190,6 +219,8 @@ static int merge(struct mixed *m, const struct raw_sample *rs, int got)
 	}
 	for (; k < nact; k++)
 		put_python(m, k ? a->end[k - 1] : 0, a->end[k]);
+	if (torn)
+		put(m, m->s_unknown, m->s_empty, 0, PROF_PSEUDO);
 	return 0;
 }
 
@@ -221,15 +252,31 @@ enum mixed_status mixed_build(struct mixed *m, const struct raw_sample *rs)
 		}
 		if (merge(m, rs, got > 0 ? got : 0) < 0) {
 			/* Both stacks, apart: Python above the marker, native below. */
+			/* Both stacks, apart, under a [python-mismatch] root
+			 * (the Python part may lack its outer frames): the Python
+			 * frames, then the native frames but start-up ones. */
 			m->mismatches++;
 			m->nout = 0;
+			int outer = startup_boundary(m, n);
 			for (int i = 0; i < n; i++)
-				if (native_shown(m, i, n, -1))
+				if (native_shown(m, i, n, outer))
 					put_native(m, i);
-			put(m, m->s_mismatch, m->s_empty, 0, PROF_PSEUDO);
 			put_python(m, 0, got);
+			put(m, m->s_mismatch, m->s_empty, 0, PROF_PSEUDO);
 		}
-		if (m->nout == 0)
+		if (st == MIXED_UNREADABLE && m->rt) {
+			/* The native stack under an [unknown] Python part, start-up
+			 * frames hidden as for a mismatch. */
+			m->nout = 0;
+			int outer = startup_boundary(m, n);
+			for (int i = 0; i < n; i++)
+				if (native_shown(m, i, n, outer))
+					put_native(m, i);
+			put(m, m->s_unknown, m->s_empty, 0, PROF_PSEUDO);
+		}
+		/* A thread of a Python process without Python frames: its
+		 * native frames under a [no Python frames] root. */
+		if (m->nout == 0 || (st == MIXED_NO_PYTHON && m->rt))
 			put(m, st == MIXED_UNREADABLE ? m->s_unknown : m->s_no_python, m->s_empty, 0,
 			    PROF_PSEUDO);
 	} else if (st == MIXED_UNREADABLE) {

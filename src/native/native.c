@@ -21,6 +21,7 @@ struct native_syms {
 	struct strpool *pool;
 	char *root;
 	char *interp_path;
+	char *exe_path;
 	char *eval_name;
 	size_t eval_len;
 	struct symtab_cache tabs;
@@ -30,7 +31,8 @@ struct native_syms {
 };
 
 struct native_syms *native_syms_new(struct strpool *pool, const char *root,
-				    const char *interp_path, const char *eval_name)
+				    const char *interp_path, const char *exe_path,
+				    const char *eval_name)
 {
 	struct native_syms *ns = calloc(1, sizeof(*ns));
 
@@ -39,11 +41,12 @@ struct native_syms *native_syms_new(struct strpool *pool, const char *root,
 	ns->pool = pool;
 	ns->root = root && *root ? strdup(root) : NULL;
 	ns->interp_path = interp_path && *interp_path ? strdup(interp_path) : NULL;
+	ns->exe_path = exe_path && *exe_path ? strdup(exe_path) : NULL;
 	ns->eval_name = eval_name && *eval_name ? strdup(eval_name) : NULL;
 	ns->eval_len = ns->eval_name ? strlen(ns->eval_name) : 0;
 	symtab_cache_init(&ns->tabs, NULL);
 	if ((root && *root && !ns->root) || (interp_path && *interp_path && !ns->interp_path) ||
-	    (eval_name && *eval_name && !ns->eval_name)) {
+	    (exe_path && *exe_path && !ns->exe_path) || (eval_name && *eval_name && !ns->eval_name)) {
 		native_syms_free(ns);
 		return NULL;
 	}
@@ -58,6 +61,7 @@ void native_syms_free(struct native_syms *ns)
 	free(ns->slots);
 	free(ns->root);
 	free(ns->interp_path);
+	free(ns->exe_path);
 	free(ns->eval_name);
 	free(ns);
 }
@@ -72,6 +76,20 @@ static const char *base_name(const char *path)
 {
 	const char *s = strrchr(path, '/');
 	return s ? s + 1 : path;
+}
+
+/* The C library's process and thread start-up functions: below every
+ * program's own frames. */
+static int is_startup(const char *name)
+{
+	static const char *const names[] = {
+		"_start", "__libc_start_main", "__libc_start_call_main", "start_thread",
+		"clone", "clone3", "__clone", "__clone3", "__clone_internal",
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(name, names[i]) == 0)
+			return 1;
+	return 0;
 }
 
 /* Work out what pc means (no cache). */
@@ -94,7 +112,8 @@ static void resolve(struct native_syms *ns, struct modmap *map, uint64_t pc,
 		return;
 	}
 	out->module = intern(ns, base_name(e->path));
-	if (ns->interp_path && strcmp(e->path, ns->interp_path) == 0)
+	if ((ns->interp_path && strcmp(e->path, ns->interp_path) == 0) ||
+	    (ns->exe_path && strcmp(e->path, ns->exe_path) == 0))
 		out->flags |= NATIVE_INTERP;
 
 	const struct symtab *t = symtab_cache_get(&ns->tabs, e->path, ns->root);
@@ -116,6 +135,8 @@ static void resolve(struct native_syms *ns, struct modmap *map, uint64_t pc,
 	    strncmp(name, ns->eval_name, ns->eval_len) == 0 &&
 	    (name[ns->eval_len] == '\0' || name[ns->eval_len] == '.'))
 		out->flags |= NATIVE_EVAL;
+	if (is_startup(name))
+		out->flags |= NATIVE_STARTUP;
 	char *dm = symtab_demangle(name);
 	out->name = intern(ns, dm ? dm : name);
 	free(dm);

@@ -81,6 +81,35 @@ static enum py_place_result place_by_symbol(const struct py_activations *a,
 	return PY_PLACE_OK;
 }
 
+/*
+ * A complete native stack, but the markers ran out before the activations
+ * did (3.10 can leave a callback's chain detached from its callers'): the
+ * activations left are matched, from the root, to the eval-loop frames by
+ * symbol beyond the last one placed, where symbols exist. Otherwise the two
+ * stacks disagree.
+ */
+static enum py_place_result place_rest_by_symbol(const struct py_activations *a,
+						 const struct py_native_stack *nat, int *place,
+						 int last)
+{
+	int first = 0, m = 0;
+
+	while (first < a->n && place[first] != PY_PLACE_BEYOND)
+		first++;
+	if (!nat->is_eval)
+		return PY_PLACE_MISMATCH;
+	for (int i = last + 1; i < nat->n; i++)
+		m += nat->is_eval[i] != 0;
+	if (m < a->n - first)
+		return PY_PLACE_MISMATCH;
+	for (int k = a->n - 1, i = nat->n - 1; k >= first; k--, i--) {
+		while (!nat->is_eval[i])
+			i--;
+		place[k] = i;
+	}
+	return PY_PLACE_OK;
+}
+
 enum py_place_result py_place_activations(struct py_runtime *rt, struct py_activations *a,
 					  const struct py_native_stack *nat, int *place)
 {
@@ -136,6 +165,10 @@ enum py_place_result py_place_activations(struct py_runtime *rt, struct py_activ
 		place[k] = i;
 		last = i;
 	}
+	/* A torn walk read only part of the stack: where its last frames
+	 * belong is unknown. */
+	if (res == PY_PLACE_PARTIAL && nat->complete)
+		return a->torn ? PY_PLACE_MISMATCH : place_rest_by_symbol(a, nat, place, last);
 	return res;
 }
 

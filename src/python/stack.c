@@ -177,7 +177,7 @@ static int add_chunk(struct walk *w, uint64_t start)
 		memcpy(hdr, w->win, sizeof(hdr));
 	else if (target_read(w->rt->mem, start, hdr, sizeof(hdr)) < 0)
 		return -1;
-	if (hdr[1] < 64 || hdr[1] > CHUNK_REACH)
+	if (hdr[1] < 64 || hdr[1] > CHUNK_REACH || start > UINT64_MAX - hdr[1])
 		return -1;
 	int k = w->nchunks++;
 	w->chunks[k].start = start;
@@ -203,7 +203,8 @@ static int chunk_of(struct walk *w, uint64_t addr, uint64_t chunk)
 			if (!prev || add_chunk(w, prev) < 0)
 				return -1;
 		}
-		if (addr > w->chunks[k].start && addr + fsize <= w->chunks[k].end)
+		if (addr > w->chunks[k].start && addr < w->chunks[k].end &&
+		    w->chunks[k].end - addr >= fsize)
 			return k;
 	}
 }
@@ -219,7 +220,11 @@ static const uint8_t *frame_at(struct walk *w, uint64_t addr, uint64_t chunk)
 	const uint64_t fsize = (uint64_t)w->rt->L.fr_size;
 	static uint8_t single[512];
 
-	if (w->win && addr >= w->lo && addr + fsize <= w->hi)
+	/* Addresses are the target's (any 64-bit value): compare without
+	 * sums that could wrap. */
+	if (addr > UINT64_MAX - fsize)
+		return NULL;
+	if (w->win && addr >= w->lo && addr <= w->hi && w->hi - addr >= fsize)
 		return w->win + (addr - w->lo);
 	const uint8_t *f = NULL;
 	for (int k = 0; k < w->nframes_ok && !f; k++)
@@ -276,8 +281,8 @@ static void plan_window(struct walk *w, uint64_t top, uint64_t chunk)
 	const uint64_t fsize = (uint64_t)w->rt->L.fr_size;
 	struct py_spec *sp = w->sp;
 
-	if (!w->win || w->lo != chunk || top < chunk || top + fsize > w->hi ||
-	    w->hi - w->lo < 16)
+	if (!w->win || w->lo != chunk || top < chunk || top > w->hi || w->hi - top < fsize ||
+	    w->hi - w->lo < 16 || top > UINT64_MAX - (fsize + WINDOW_SLACK + CHUNK_REACH))
 		return;
 	uint64_t size = u64_at(w->win, 8);
 	uint64_t end = size >= 64 && size <= CHUNK_REACH ? chunk + size : top + fsize;
@@ -314,13 +319,24 @@ static void walk_interp_frames(struct walk *w, uint64_t addr, uint64_t chunk)
 		 * activation (and 3.15's base frame): not a Python frame. Every
 		 * shim has the same code (3.12's trampoline, later Py_None), so a
 		 * shim caught before its owner byte was stored is known by it. */
+		int shim_owner = owner == 3 || owner == 4;
 		if (py_at_least(L, 3, 12) &&
-		    (owner >= 3 || (w->rt->shim_code && code == w->rt->shim_code))) {
-			if (owner >= 3)
+		    (shim_owner || (w->rt->shim_code && code == w->rt->shim_code))) {
+			if (shim_owner)
 				w->rt->shim_code = code;
 			end_activation(w, addr);  /* the shim is a local of that call */
 			addr = prev;
 			continue;
+		}
+		/* A chain followed into memory that is no frame any more (a C
+		 * stack reused since, when a call from C returned during the
+		 * read): an owner no frame has, a misaligned code reference, or
+		 * a thread-owned frame outside the thread's data stack. */
+		if (owner > 4 || (code & 7) ||
+		    (owner == 0 && chunk && !(w->win && addr >= w->lo && addr < w->hi) &&
+		     chunk_of(w, addr, chunk) < 0)) {
+			*w->flags |= PY_STACK_TORN;
+			break;
 		}
 		uint64_t instr = u64_at(f, L->fr_instr);
 		uint64_t start = code + (uint64_t)L->co_code_adaptive;
@@ -387,6 +403,7 @@ int py_stack_read(struct py_runtime *rt, pid_t tid, struct py_raw_frame *frames,
 	w.acts = acts;
 	if (acts) {
 		acts->n = 0;
+		acts->torn = 0;
 		acts->tstate = e.tstate;
 		acts->cframe = L->ts_cframe >= 0 ? u64_at(w.ts, L->ts_cframe) : 0;
 		acts->cframe_root = L->ts_root_cframe >= 0
@@ -408,6 +425,16 @@ int py_stack_read(struct py_runtime *rt, pid_t tid, struct py_raw_frame *frames,
 			else if (target_read(rt->mem, cframe + (uint64_t)L->cf_current_frame, &top,
 					     sizeof(top)) < 0)
 				return -EFAULT;
+			/* An eval-loop call that has pushed its marker but not yet
+			 * its frame (or is popping them): its caller's marker
+			 * still names the current frame. */
+			for (int up = 0; !top && up < 4; up++) {
+				if (target_read(rt->mem, cframe + (uint64_t)L->cf_previous, &cframe,
+						sizeof(cframe)) < 0 || !cframe ||
+				    target_read(rt->mem, cframe + (uint64_t)L->cf_current_frame, &top,
+						sizeof(top)) < 0)
+					break;
+			}
 		} else {
 			top = u64_at(w.ts, L->ts_current_frame);
 		}
@@ -416,8 +443,11 @@ int py_stack_read(struct py_runtime *rt, pid_t tid, struct py_raw_frame *frames,
 		walk_interp_frames(&w, top, chunk);
 	}
 	end_activation(&w, 0);  /* frames left over (a cut or torn stack) */
+	if (acts)
+		acts->torn = (*flags & PY_STACK_TORN) != 0;
 	remember_codes(w.sp, frames, w.n);
 	memcpy(w.sp->frames, w.next, sizeof(w.next));
 	w.sp->nframes = w.nnext;
-	return w.n;
+	/* Nothing read before the chain broke: unreadable, not "no Python". */
+	return w.n == 0 && (*flags & PY_STACK_TORN) ? -EFAULT : w.n;
 }

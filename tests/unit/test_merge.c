@@ -152,12 +152,13 @@ static void test_chain(void **state)
 	assert_int_equal(place[0], 1);
 	assert_int_equal(place[1], 4);
 
-	/* 3.10 may leave a root that points at itself: the walk ends there,
-	 * and the activation with no marker goes to the root side, whether
-	 * the native stack is complete or not. */
+	/* 3.10 may leave a root that points at itself: the walk ends there.
+	 * On a cut native stack the activation with no marker goes to the
+	 * root side. */
 	uint64_t loop = (uint64_t)(uintptr_t)root;
 	root[prev] = loop;
 	stack[(m4 - base) / 8 + (size_t)prev] = loop;
+	ns.complete = 0;
 	memset(&acts, 0, sizeof(acts));
 	activation(1, 0);
 	activation(2, 0);
@@ -165,17 +166,38 @@ static void test_chain(void **state)
 	acts.cframe = m1;
 	acts.cframe_root = 0;          /* unknown: only the loop ends it */
 	assert_int_equal(py_place_activations(&rt, &acts, &ns, place), PY_PLACE_PARTIAL);
+	assert_int_equal(place[0], 1);
+	assert_int_equal(place[1], 4);
 	assert_int_equal(place[2], PY_PLACE_BEYOND);
-	ns.complete = 0;
+
+	/* On a complete one it must be somewhere: by the eval loop's symbol
+	 * beyond the last frame placed, else the stacks disagree. */
+	ns.complete = 1;
 	memset(&acts, 0, sizeof(acts));
 	activation(1, 0);
 	activation(2, 0);
 	activation(3, 0);
 	acts.cframe = m1;
-	assert_int_equal(py_place_activations(&rt, &acts, &ns, place), PY_PLACE_PARTIAL);
+	assert_int_equal(py_place_activations(&rt, &acts, &ns, place), PY_PLACE_MISMATCH);
+	unsigned char is_eval[8] = { 0, 1, 0, 0, 1, 0, 1, 0 };
+	ns.is_eval = is_eval;
+	memset(&acts, 0, sizeof(acts));
+	activation(1, 0);
+	activation(2, 0);
+	activation(3, 0);
+	acts.cframe = m1;
+	assert_int_equal(py_place_activations(&rt, &acts, &ns, place), PY_PLACE_OK);
 	assert_int_equal(place[0], 1);
 	assert_int_equal(place[1], 4);
-	assert_int_equal(place[2], PY_PLACE_BEYOND);
+	assert_int_equal(place[2], 6);
+	/* No eval frame left beyond frame 4 for two activations. */
+	memset(&acts, 0, sizeof(acts));
+	activation(1, 0);
+	activation(2, 0);
+	activation(3, 0);
+	activation(4, 0);
+	acts.cframe = m1;
+	assert_int_equal(py_place_activations(&rt, &acts, &ns, place), PY_PLACE_MISMATCH);
 }
 
 /* <= 3.9: eval-loop frames by symbol, matched from the root. */
