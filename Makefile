@@ -18,7 +18,7 @@ LDLIBS    := -lelf -llzma -lm -lunwind-x86_64 -lunwind
 # Debian packages the build, the tests and the demo need.
 DEB_PKGS  := gcc make libc6-dev libelf-dev libcmocka-dev python3 python3-pytest \
              patchelf mandoc ca-certificates liblzma-dev xz-utils binutils \
-             libunwind-dev
+             libunwind-dev python3-numpy strace
 
 SRC       := $(sort $(wildcard src/*.c src/*/*.c))
 LIB_SRC   := $(filter-out src/main.c,$(SRC))

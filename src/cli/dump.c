@@ -231,7 +231,7 @@ int cmd_dump(const struct cli_opts *o)
 	}
 	rc = fflush(stdout) == 0 ? EXIT_OK : EXIT_CANNOT;
 	if (m->uw) {
-		char line[256];
+		char line[512];
 		mixed_stats_line(m, CLI_STACK_SIZE_DEFAULT, line, sizeof(line));
 		fprintf(stderr, "pyrometer: %s\n", line);
 	}

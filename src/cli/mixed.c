@@ -291,12 +291,43 @@ enum mixed_status mixed_build(struct mixed *m, const struct raw_sample *rs)
 	return st;
 }
 
+void mixed_note_delay(struct mixed *m, uint64_t delay_ns)
+{
+	uint64_t us = delay_ns / 1000;
+	int b = 0;
+	while (us && b < 31) {
+		us >>= 1;
+		b++;
+	}
+	m->delay[b]++;
+}
+
+/* The upper bound in microseconds of the bucket holding quantile q. */
+static uint64_t delay_quantile(const struct mixed *m, double q)
+{
+	uint64_t total = 0, seen = 0;
+	for (int b = 0; b < 32; b++)
+		total += m->delay[b];
+	for (int b = 0; b < 32; b++) {
+		seen += m->delay[b];
+		if (total && (double)seen >= q * (double)total)
+			return (uint64_t)1 << b;
+	}
+	return 0;
+}
+
 void mixed_stats_line(const struct mixed *m, unsigned stack_size, char *buf, size_t cap)
 {
 	const struct unwind_stats *us = m->uw ? unwinder_stats(m->uw) : NULL;
-	snprintf(buf, cap, "native stacks: %llu unwind failures, %llu truncated (stack copy %u "
-		 "bytes, see --stack-size), %llu Python/native mismatches, %llu modules",
-		 (unsigned long long)m->unwind_failures, (unsigned long long)m->truncated,
-		 stack_size, (unsigned long long)m->mismatches,
-		 (unsigned long long)(us ? us->modules : 0));
+	int n = snprintf(buf, cap, "native stacks: %llu unwind failures, %llu truncated (stack "
+			 "copy %u bytes, see --stack-size), %llu Python/native mismatches, %llu "
+			 "modules", (unsigned long long)m->unwind_failures,
+			 (unsigned long long)m->truncated, stack_size,
+			 (unsigned long long)m->mismatches,
+			 (unsigned long long)(us ? us->modules : 0));
+	if (m->rt && n > 0 && (size_t)n < cap && delay_quantile(m, 1.0))
+		snprintf(buf + n, cap - (size_t)n, "; Python stacks read within %llu us of "
+			 "their samples (median), %llu us (90%%)",
+			 (unsigned long long)delay_quantile(m, 0.5),
+			 (unsigned long long)delay_quantile(m, 0.9));
 }

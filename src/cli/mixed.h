@@ -57,6 +57,9 @@ struct mixed {
 
 	/* Counts. */
 	uint64_t native_samples, unwind_failures, truncated, mismatches;
+	/* How long after its sample each Python stack was read: counts by
+	 * power-of-two microseconds (bucket b: [2^(b-1), 2^b) us). */
+	uint64_t delay[32];
 };
 
 /*
@@ -86,6 +89,9 @@ enum mixed_status {
 
 /* Build m->out from a raw sample. */
 enum mixed_status mixed_build(struct mixed *m, const struct raw_sample *rs);
+
+/* Count a Python stack read delay_ns after its sample. */
+void mixed_note_delay(struct mixed *m, uint64_t delay_ns);
 
 /* The "native stacks: ..." summary line (no newline), into buf. */
 void mixed_stats_line(const struct mixed *m, unsigned stack_size, char *buf, size_t cap);

@@ -160,6 +160,8 @@ static void on_sample(void *ctx, const struct perf_sample *s)
 		.period = s->period,
 	};
 	mixed_read_python(r->mx, s->tid, &rs);
+	if (r->rt && s->time)
+		mixed_note_delay(r->mx, now_ns() - s->time);
 	if (s->has & PERF_HAS_REGS_USER)
 		mixed_unwind(r->mx, s->regs, s->nregs, s->stack,
 			     s->stack ? (size_t)s->stack_dyn_size : 0, &rs);
@@ -396,7 +398,7 @@ int cmd_record(const struct cli_opts *o)
 
 	rc = write_output(r, o, w);
 	if (r->mx->uw && r->mx->native_samples) {
-		char line[256];
+		char line[512];
 		mixed_stats_line(r->mx, o->stack_size, line, sizeof(line));
 		fprintf(stderr, "pyrometer: %s\n", line);
 	}
