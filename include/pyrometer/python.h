@@ -73,6 +73,11 @@ struct py_activations {
 	uint64_t tstate;
 	int torn;                             /* the walk stopped on a frame that
 						 changed under it (PY_STACK_TORN) */
+	/* Input, set by the caller before py_stack_read (0, 0: unknown): a
+	 * range known to be the thread's C stack (around the sample's SP).
+	 * On 3.12+ every frame there is an eval-loop shim, whatever its
+	 * fields say while it is being set up. */
+	uint64_t cstack_lo, cstack_hi;
 };
 
 /*

@@ -134,7 +134,8 @@ static void print_thread_native(struct mixed *m, struct target_mem *mem, pid_t p
 	sn.tid = t->tid;
 	int e = t->tid > 0 ? native_snapshot(m, mem, pid, &sn) : -ENOENT;
 	if (t->tid > 0)
-		mixed_read_python(m, t->tid, &rs);
+		mixed_read_python(m, t->tid, e == 0 ? sn.regs[PERF_REG_X86_SP] : 0,
+				  e == 0 ? sn.len : 0, &rs);
 	else
 		rs.py_status = RAW_PY_NO_THREAD;
 	if (e == 0)

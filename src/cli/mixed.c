@@ -99,7 +99,11 @@ void mixed_unwind_regs(struct mixed *m, const uint64_t *regs, const uint8_t *sta
 	rs->stack_len = stack ? stack_len : 0;
 }
 
-void mixed_read_python(struct mixed *m, pid_t tid, struct raw_sample *rs)
+/* How far below a sample's SP calls made since it may sit. */
+#define NEWER_SPAN (1u << 20)
+
+void mixed_read_python(struct mixed *m, pid_t tid, uint64_t sp, size_t stack_len,
+		       struct raw_sample *rs)
 {
 	rs->frames = m->raw;
 	if (!m->rt) {
@@ -107,6 +111,10 @@ void mixed_read_python(struct mixed *m, pid_t tid, struct raw_sample *rs)
 		return;
 	}
 	struct py_activations *acts = m->uw ? &m->acts : NULL;
+	if (acts) {
+		acts->cstack_lo = sp > NEWER_SPAN ? sp - NEWER_SPAN : 0;
+		acts->cstack_hi = sp ? sp + stack_len : 0;
+	}
 	int got = py_stack_read(m->rt, tid, m->raw, PY_MAX_FRAMES, &rs->py_flags, acts);
 	if (got >= 0)
 		rs->nframes = got;

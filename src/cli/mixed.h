@@ -78,8 +78,10 @@ void mixed_unwind(struct mixed *m, const uint64_t *regs_packed, uint32_t nregs,
 void mixed_unwind_regs(struct mixed *m, const uint64_t *regs, const uint8_t *stack,
 		       size_t stack_len, struct raw_sample *rs);
 
-/* Read thread tid's Python stack into rs (Python part). */
-void mixed_read_python(struct mixed *m, pid_t tid, struct raw_sample *rs);
+/* Read thread tid's Python stack into rs (Python part). sp, stack_len: the
+ * sample's stack pointer and the size of its stack copy (0, 0: none). */
+void mixed_read_python(struct mixed *m, pid_t tid, uint64_t sp, size_t stack_len,
+		       struct raw_sample *rs);
 
 enum mixed_status {
 	MIXED_PYTHON = 0,        /* Python frames were found */

@@ -66,6 +66,7 @@ struct recorder {
 	uint64_t samples, lost, unreadable, no_python;
 
 	uint32_t path[PY_MAX_FRAMES + MIXED_MAX_NATIVE + 8];
+	uint64_t regs[UNWIND_NREGS];
 };
 
 static uint64_t now_ns(void)
@@ -159,7 +160,13 @@ static void on_sample(void *ctx, const struct perf_sample *s)
 		.time = s->time, .pid = s->pid, .tid = s->tid, .cpu = s->cpu,
 		.period = s->period,
 	};
-	mixed_read_python(r->mx, s->tid, &rs);
+	/* The sampled SP bounds the thread's C stack for the Python reader. */
+	uint64_t sp = 0;
+	size_t stack_len = s->stack ? (size_t)s->stack_dyn_size : 0;
+	if ((s->has & PERF_HAS_REGS_USER) && s->nregs > 0 &&
+	    unwind_regs_unpack(UNWIND_PERF_REGS_MASK, s->regs, s->nregs, r->regs) == 0)
+		sp = r->regs[PERF_REG_X86_SP];
+	mixed_read_python(r->mx, s->tid, sp, sp ? stack_len : 0, &rs);
 	if (r->rt && s->time)
 		mixed_note_delay(r->mx, now_ns() - s->time);
 	if (s->has & PERF_HAS_REGS_USER)

@@ -18,6 +18,9 @@
 #include "internal.h"
 #include "pyrometer/target.h"
 
+/* How far below the sampled SP a call made since the sample may sit. */
+#define NEWER_SPAN (1u << 20)
+
 /*
  * 3.10/3.11: activation k's marker is the k-th element of the chain, which
  * starts at the thread state's marker as read with the Python frames. The
@@ -33,12 +36,14 @@ static void anchors_from_chain(struct py_runtime *rt, struct py_activations *a,
 
 	/* Elements off this stack are not eval-loop locals (a root, which
 	 * 3.10 may leave pointing at itself or at a stale element): skipped,
-	 * and the walk ends where the chain loops. */
+	 * and the walk ends where the chain loops. Elements just below the
+	 * sampled SP are calls made since the sample: they count (and are
+	 * then left out as newer). */
 	for (int k = 0, steps = 0; k < a->n && steps < 2 * PY_MAX_ACTIVATIONS; steps++) {
 		uint64_t was = c;
 		if (!c || c == a->cframe_root)
 			return;
-		if (c >= lo && c < top)
+		if (c < top && (c >= lo || lo - c < NEWER_SPAN))
 			a->anchor[k++] = c;
 		uint64_t at = c + (uint64_t)L->cf_previous, rel = at - lo;
 		if (nat->stack && rel < nat->stack_len && nat->stack_len - rel >= 8)

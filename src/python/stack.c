@@ -303,6 +303,10 @@ static void walk_interp_frames(struct walk *w, uint64_t addr, uint64_t chunk)
 	const uint64_t code_mask = py_at_least(L, 3, 14) ? ~(uint64_t)3 : ~(uint64_t)0;
 	struct py_spec *sp = w->sp;
 
+	/* A whole chain ends at the outermost eval-loop call's entry: its
+	 * shim (3.12+) or its frame marked is_entry (3.11). */
+	int proper_end = 1;
+
 	sp->win_lo = sp->win_hi = 0;
 	for (int steps = 0; addr && steps < 4 * PY_MAX_FRAMES; steps++) {
 		const uint8_t *f = frame_at(w, addr, chunk);
@@ -320,11 +324,20 @@ static void walk_interp_frames(struct walk *w, uint64_t addr, uint64_t chunk)
 		 * shim has the same code (3.12's trampoline, later Py_None), so a
 		 * shim caught before its owner byte was stored is known by it. */
 		int shim_owner = owner == 3 || owner == 4;
-		if (py_at_least(L, 3, 12) &&
-		    (shim_owner || (w->rt->shim_code && code == w->rt->shim_code))) {
-			if (shim_owner)
+		int on_cstack = w->acts && addr >= w->acts->cstack_lo && addr < w->acts->cstack_hi;
+		int shim = shim_owner || (w->rt->shim_code && code == w->rt->shim_code);
+		/* On the C stack only shims live; one that does not look like
+		 * one is being set up (its stores not yet made), and its link
+		 * to the caller cannot be trusted either. */
+		if (py_at_least(L, 3, 12) && on_cstack && !shim) {
+			*w->flags |= PY_STACK_TORN;
+			break;
+		}
+		if (py_at_least(L, 3, 12) && shim) {
+			if (shim_owner && (on_cstack || !w->acts || !w->acts->cstack_hi))
 				w->rt->shim_code = code;
 			end_activation(w, addr);  /* the shim is a local of that call */
+			proper_end = 1;
 			addr = prev;
 			continue;
 		}
@@ -346,10 +359,15 @@ static void walk_interp_frames(struct walk *w, uint64_t addr, uint64_t chunk)
 		if (push(w, code, (int32_t)idx) < 0)
 			break;
 		/* 3.11: the oldest frame of an activation says so. */
-		if (L->fr_is_entry >= 0 && f[L->fr_is_entry])
+		proper_end = L->fr_is_entry >= 0 && f[L->fr_is_entry];
+		if (proper_end)
 			end_activation(w, 0);
 		addr = prev;
 	}
+	/* A chain that stops at an ordinary frame was cut by a change under
+	 * the read (a call from C returning): its outer part is missing. */
+	if (!addr && !proper_end)
+		*w->flags |= PY_STACK_TORN;
 }
 
 static void remember_codes(struct py_spec *sp, const struct py_raw_frame *fr, int n)
@@ -364,8 +382,8 @@ static void remember_codes(struct py_spec *sp, const struct py_raw_frame *fr, in
 	}
 }
 
-int py_stack_read(struct py_runtime *rt, pid_t tid, struct py_raw_frame *frames, int cap,
-		  unsigned *flags, struct py_activations *acts)
+static int read_once(struct py_runtime *rt, pid_t tid, struct py_raw_frame *frames, int cap,
+		     unsigned *flags, struct py_activations *acts)
 {
 	const struct py_layout *L = &rt->L;
 	static struct walk w;
@@ -402,7 +420,7 @@ int py_stack_read(struct py_runtime *rt, pid_t tid, struct py_raw_frame *frames,
 	w.flags = flags;
 	w.acts = acts;
 	if (acts) {
-		acts->n = 0;
+		acts->n = 0;   /* cstack_lo/hi are the caller's */
 		acts->torn = 0;
 		acts->tstate = e.tstate;
 		acts->cframe = L->ts_cframe >= 0 ? u64_at(w.ts, L->ts_cframe) : 0;
@@ -449,5 +467,17 @@ int py_stack_read(struct py_runtime *rt, pid_t tid, struct py_raw_frame *frames,
 	memcpy(w.sp->frames, w.next, sizeof(w.next));
 	w.sp->nframes = w.nnext;
 	/* Nothing read before the chain broke: unreadable, not "no Python". */
-	return w.n == 0 && (*flags & PY_STACK_TORN) ? -EFAULT : w.n;
+	return w.n == 0 && (*flags & PY_STACK_TORN) ? -EAGAIN : w.n;
+}
+
+int py_stack_read(struct py_runtime *rt, pid_t tid, struct py_raw_frame *frames, int cap,
+		  unsigned *flags, struct py_activations *acts)
+{
+	int n = read_once(rt, tid, frames, cap, flags, acts);
+
+	/* The innermost frame changed under the read (a call starting or
+	 * ending): such moments are short, so read once more. */
+	if (n == -EAGAIN)
+		n = read_once(rt, tid, frames, cap, flags, acts);
+	return n == -EAGAIN ? -EFAULT : n;
 }

@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "../../src/python/internal.h"
@@ -124,22 +125,27 @@ static void test_truncated_native(void **state)
 static void test_chain(void **state)
 {
 	int place[8];
-	uint64_t stack[64] = { 0 };   /* a fake C stack: 512 bytes */
-	uint64_t root[4] = { 0 };
+	static uint64_t stack[80];    /* a fake C stack: 512 bytes at stack + 16 */
+	/* The thread state, with the root marker, lives off the stack. */
+	uint64_t *root = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			      -1, 0);
+	assert_true(root != MAP_FAILED);
 	(void)state;
 	use_version(11);
 	const int prev = rt.L.cf_previous / 8;
-	uint64_t base = (uint64_t)(uintptr_t)stack;
+	memset(stack, 0, sizeof(stack));
+	memset(root, 0, 4 * sizeof(*root));
+	uint64_t base = (uint64_t)(uintptr_t)(stack + 16);
 
 	/* Native frames of 64 bytes each over the fake stack. */
 	for (int i = 0; i < 8; i++)
 		sps[i] = base + 64 * (uint64_t)i;
 	struct py_native_stack ns = { .n = 8, .sps = sps, .complete = 1,
-				      .stack = (const uint8_t *)stack, .stack_len = sizeof(stack) };
+				      .stack = (const uint8_t *)(stack + 16), .stack_len = 512 };
 	/* Markers in frames 1 and 4, then the root. */
 	uint64_t m1 = base + 64 + 16, m4 = base + 4 * 64 + 8;
-	stack[(m1 - base) / 8 + (size_t)prev] = m4;
-	stack[(m4 - base) / 8 + (size_t)prev] = (uint64_t)(uintptr_t)root;
+	stack[16 + (m1 - base) / 8 + (size_t)prev] = m4;
+	stack[16 + (m4 - base) / 8 + (size_t)prev] = (uint64_t)(uintptr_t)root;
 
 	memset(&acts, 0, sizeof(acts));
 	activation(2, 0);
@@ -152,12 +158,28 @@ static void test_chain(void **state)
 	assert_int_equal(place[0], 1);
 	assert_int_equal(place[1], 4);
 
+	/* A call made since the sample: its marker lies below the sampled
+	 * SP (outside the copy) and links to m1. It takes the first
+	 * activation, which is left out as newer. */
+	uint64_t newer = base - 64;
+	stack[16 - 8 + (size_t)prev] = m1;
+	memset(&acts, 0, sizeof(acts));
+	activation(1, 0);
+	activation(3, 0);
+	activation(6, 0);
+	acts.cframe = newer;
+	acts.cframe_root = (uint64_t)(uintptr_t)root;
+	assert_int_equal(py_place_activations(&rt, &acts, &ns, place), PY_PLACE_OK);
+	assert_int_equal(place[0], PY_PLACE_NEWER);
+	assert_int_equal(place[1], 1);
+	assert_int_equal(place[2], 4);
+
 	/* 3.10 may leave a root that points at itself: the walk ends there.
 	 * On a cut native stack the activation with no marker goes to the
 	 * root side. */
 	uint64_t loop = (uint64_t)(uintptr_t)root;
 	root[prev] = loop;
-	stack[(m4 - base) / 8 + (size_t)prev] = loop;
+	stack[16 + (m4 - base) / 8 + (size_t)prev] = loop;
 	ns.complete = 0;
 	memset(&acts, 0, sizeof(acts));
 	activation(1, 0);
@@ -198,6 +220,7 @@ static void test_chain(void **state)
 	activation(4, 0);
 	acts.cframe = m1;
 	assert_int_equal(py_place_activations(&rt, &acts, &ns, place), PY_PLACE_MISMATCH);
+	munmap(root, 4096);
 }
 
 /* <= 3.9: eval-loop frames by symbol, matched from the root. */
