@@ -39,7 +39,7 @@ static const char usage_record[] =
 	"                          default 100)\n"
 	"  -d, --duration SECONDS  stop after this long (default: until stopped)\n"
 	"  -o, --output FILE       write FILE instead of a table on stdout; the format\n"
-	"                          follows the ending: .csv (one row per Python line),\n"
+	"                          follows the ending: .csv (one row per location),\n"
 	"                          .txt or .folded (collapsed stacks for flame graphs)\n"
 	"      --threads           collapsed stacks get a root frame per thread\n"
 	"      --native MODE       native frames: auto (default: extension and library\n"
