@@ -109,6 +109,10 @@ enum py_place_result {
 	PY_PLACE_MISMATCH = -1, /* the two stacks disagree */
 };
 
+/* How far below a sample's SP the C stack of calls made since the sample
+ * may reach: markers there belong to calls newer than the sample. */
+#define PY_NEWER_SPAN (1u << 20)
+
 /* place[k] values that are not native frame indexes. */
 #define PY_PLACE_NEWER (-1)  /* started after the sample: leave its frames out */
 #define PY_PLACE_BEYOND (-2) /* beyond the unwound native stack: its frames go

@@ -73,7 +73,7 @@ static int sample_running(pid_t pid, struct snap *sn)
 }
 
 /* The registers and stack of thread tid, one way or the other. */
-static int native_snapshot(struct mixed *m, struct target_mem *mem, pid_t pid, struct snap *sn)
+static int native_snapshot(struct target_mem *mem, pid_t pid, struct snap *sn)
 {
 	char path[96], buf[512];
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)pid, (int)sn->tid);
@@ -82,7 +82,6 @@ static int native_snapshot(struct mixed *m, struct target_mem *mem, pid_t pid, s
 	if (f)
 		fclose(f);
 	buf[got] = '\0';
-	(void)m;
 	if (strncmp(buf, "running", 7) == 0 || got == 0)
 		return sample_running(pid, sn);
 	/* "NR ARG1 ... ARG6 SP PC" (or "-1 SP PC" outside a system call):
@@ -90,12 +89,10 @@ static int native_snapshot(struct mixed *m, struct target_mem *mem, pid_t pid, s
 	uint64_t v[9];
 	int nv = 0;
 	for (char *p = buf, *end; nv < 9; p = end) {
-		errno = 0;
 		long long x = strtoll(p, &end, 0);
 		if (end == p)
 			break;
 		v[nv++] = (uint64_t)x;
-		(void)errno;
 	}
 	if (nv < 3)
 		return -EINVAL;
@@ -132,14 +129,14 @@ static void print_thread_native(struct mixed *m, struct target_mem *mem, pid_t p
 
 	memset(&sn, 0, offsetof(struct snap, stack));
 	sn.tid = t->tid;
-	int e = t->tid > 0 ? native_snapshot(m, mem, pid, &sn) : -ENOENT;
+	int e = t->tid > 0 ? native_snapshot(mem, pid, &sn) : -ENOENT;
 	if (t->tid > 0)
 		mixed_read_python(m, t->tid, e == 0 ? sn.regs[PERF_REG_X86_SP] : 0,
 				  e == 0 ? sn.len : 0, &rs);
 	else
 		rs.py_status = RAW_PY_NO_THREAD;
 	if (e == 0)
-		mixed_unwind_regs(m, sn.regs, sn.stack, sn.len, &rs);
+		mixed_unwind(m, sn.regs, sn.stack, sn.len, &rs);
 	mixed_build(m, &rs);
 	print_frames(m);
 	if (e < 0)

@@ -75,32 +75,18 @@ void mixed_release(struct mixed *m)
 	m->uw = NULL;
 }
 
-void mixed_unwind(struct mixed *m, const uint64_t *regs_packed, uint32_t nregs,
-		  const uint8_t *stack, size_t stack_len, struct raw_sample *rs)
-{
-	if (!m->uw || nregs == 0 ||
-	    unwind_regs_unpack(UNWIND_PERF_REGS_MASK, regs_packed, nregs, m->regs) < 0)
-		return;
-	mixed_unwind_regs(m, m->regs, stack, stack_len, rs);
-}
-
-void mixed_unwind_regs(struct mixed *m, const uint64_t *regs, const uint8_t *stack,
-		       size_t stack_len, struct raw_sample *rs)
+void mixed_unwind(struct mixed *m, const uint64_t *regs, const uint8_t *stack,
+		  size_t stack_len, struct raw_sample *rs)
 {
 	if (!m->uw)
 		return;
-	if (regs != m->regs)
-		memcpy(m->regs, regs, sizeof(m->regs));
-	rs->nnative = unwind_sample(m->uw, m->regs, UNWIND_NREGS, stack, stack ? stack_len : 0,
+	rs->nnative = unwind_sample(m->uw, regs, UNWIND_NREGS, stack, stack ? stack_len : 0,
 				   m->pcs, m->sps, MIXED_MAX_NATIVE, &rs->unwind_flags);
 	rs->native_pcs = m->pcs;
 	rs->native_sps = m->sps;
 	rs->stack = stack;
 	rs->stack_len = stack ? stack_len : 0;
 }
-
-/* How far below a sample's SP calls made since it may sit. */
-#define NEWER_SPAN (1u << 20)
 
 void mixed_read_python(struct mixed *m, pid_t tid, uint64_t sp, size_t stack_len,
 		       struct raw_sample *rs)
@@ -112,7 +98,7 @@ void mixed_read_python(struct mixed *m, pid_t tid, uint64_t sp, size_t stack_len
 	}
 	struct py_activations *acts = m->uw ? &m->acts : NULL;
 	if (acts) {
-		acts->cstack_lo = sp > NEWER_SPAN ? sp - NEWER_SPAN : 0;
+		acts->cstack_lo = sp > PY_NEWER_SPAN ? sp - PY_NEWER_SPAN : 0;
 		acts->cstack_hi = sp ? sp + stack_len : 0;
 	}
 	int got = py_stack_read(m->rt, tid, m->raw, PY_MAX_FRAMES, &rs->py_flags, acts);
@@ -170,6 +156,18 @@ static int startup_boundary(const struct mixed *m, int n)
 		if ((m->nsym[i].flags & (NATIVE_INTERP | NATIVE_STARTUP)) == NATIVE_INTERP)
 			outer = i;
 	return outer;
+}
+
+/* The shown native frames alone (start-up ones hidden), for a stack whose
+ * Python part cannot be placed in it; replaces what was built. */
+static void put_native_apart(struct mixed *m, int n)
+{
+	int outer = startup_boundary(m, n);
+
+	m->nout = 0;
+	for (int i = 0; i < n; i++)
+		if (native_shown(m, i, n, outer))
+			put_native(m, i);
 }
 
 /*
@@ -264,22 +262,14 @@ enum mixed_status mixed_build(struct mixed *m, const struct raw_sample *rs)
 			 * (the Python part may lack its outer frames): the Python
 			 * frames, then the native frames but start-up ones. */
 			m->mismatches++;
-			m->nout = 0;
-			int outer = startup_boundary(m, n);
-			for (int i = 0; i < n; i++)
-				if (native_shown(m, i, n, outer))
-					put_native(m, i);
+			put_native_apart(m, n);
 			put_python(m, 0, got);
 			put(m, m->s_mismatch, m->s_empty, 0, PROF_PSEUDO);
 		}
 		if (st == MIXED_UNREADABLE && m->rt) {
 			/* The native stack under an [unknown] Python part, start-up
 			 * frames hidden as for a mismatch. */
-			m->nout = 0;
-			int outer = startup_boundary(m, n);
-			for (int i = 0; i < n; i++)
-				if (native_shown(m, i, n, outer))
-					put_native(m, i);
+			put_native_apart(m, n);
 			put(m, m->s_unknown, m->s_empty, 0, PROF_PSEUDO);
 		}
 		/* A thread of a Python process without Python frames: its

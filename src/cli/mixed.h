@@ -41,7 +41,6 @@ struct mixed {
 
 	/* Scratch for the producer: the sample's native stack. */
 	uint64_t pcs[MIXED_MAX_NATIVE], sps[MIXED_MAX_NATIVE];
-	uint64_t regs[UNWIND_NREGS];
 	struct py_activations acts;
 	struct py_raw_frame raw[PY_MAX_FRAMES];
 
@@ -70,13 +69,10 @@ int mixed_init(struct mixed *m, pid_t pid, struct py_runtime *rt, struct target_
 	       struct strpool *pool, enum cli_native native);
 void mixed_release(struct mixed *m);
 
-/* Unwind a sample into rs (native part; stack is stack_len bytes at SP). */
-void mixed_unwind(struct mixed *m, const uint64_t *regs_packed, uint32_t nregs,
-		  const uint8_t *stack, size_t stack_len, struct raw_sample *rs);
-
-/* The same from registers already unpacked (regs[UNWIND_NREGS]). */
-void mixed_unwind_regs(struct mixed *m, const uint64_t *regs, const uint8_t *stack,
-		       size_t stack_len, struct raw_sample *rs);
+/* Unwind a sample into rs (native part): regs[UNWIND_NREGS] as
+ * unwind_regs_unpack gives them, stack is stack_len bytes at SP. */
+void mixed_unwind(struct mixed *m, const uint64_t *regs, const uint8_t *stack,
+		  size_t stack_len, struct raw_sample *rs);
 
 /* Read thread tid's Python stack into rs (Python part). sp, stack_len: the
  * sample's stack pointer and the size of its stack copy (0, 0: none). */

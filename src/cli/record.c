@@ -169,9 +169,8 @@ static void on_sample(void *ctx, const struct perf_sample *s)
 	mixed_read_python(r->mx, s->tid, sp, sp ? stack_len : 0, &rs);
 	if (r->rt && s->time)
 		mixed_note_delay(r->mx, now_ns() - s->time);
-	if (s->has & PERF_HAS_REGS_USER)
-		mixed_unwind(r->mx, s->regs, s->nregs, s->stack,
-			     s->stack ? (size_t)s->stack_dyn_size : 0, &rs);
+	if (sp)
+		mixed_unwind(r->mx, r->regs, s->stack, stack_len, &rs);
 	aggregate(r, &rs);
 }
 

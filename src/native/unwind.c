@@ -1327,15 +1327,39 @@ int unwind_regs_unpack(uint64_t mask, const uint64_t *packed, size_t npacked,
  * Taken only when that looks like a real frame (see unwind.h); then the
  * cursor restarts at the caller. 0, or -1 to stop.
  */
-static int fp_step(struct uw_ctx *c, unw_cursor_t *cu, uint64_t sp, uint64_t bp)
+/* The frame-pointer frame at SP sp with RBP bp, if it looks like one (see
+ * unwind.h): its return address and the caller's RBP. 0, or -1. */
+static int fp_frame(const struct uw_ctx *c, uint64_t sp, uint64_t bp, uint64_t *ret,
+		    uint64_t *saved)
 {
-	uint64_t rel = bp - c->stack_base, saved, ret;
+	uint64_t rel = bp - c->stack_base;
 
 	if (bp < sp || bp % 8 != 0 || rel >= c->stack_len || c->stack_len - rel < 16)
 		return -1;
-	memcpy(&saved, c->stack + rel, 8);
-	memcpy(&ret, c->stack + rel + 8, 8);
-	if ((saved != 0 && saved <= bp) || !modmap_find(&c->u->map, ret))
+	memcpy(saved, c->stack + rel, 8);
+	memcpy(ret, c->stack + rel + 8, 8);
+	if ((*saved != 0 && *saved <= bp) || !modmap_find(&c->u->map, *ret))
+		return -1;
+	return 0;
+}
+
+/* The return address of the -X perf trampoline frame at SP sp (it is at
+ * sp + 8; the caller's SP is sp + 16). 0, or -1. */
+static int tramp_frame(const struct uw_ctx *c, uint64_t sp, uint64_t *ret)
+{
+	uint64_t rel = sp + 8 - c->stack_base;
+
+	if (rel >= c->stack_len || c->stack_len - rel < 8)
+		return -1;
+	memcpy(ret, c->stack + rel, 8);
+	return modmap_find(&c->u->map, *ret) ? 0 : -1;
+}
+
+static int fp_step(struct uw_ctx *c, unw_cursor_t *cu, uint64_t sp, uint64_t bp)
+{
+	uint64_t saved, ret;
+
+	if (fp_frame(c, sp, bp, &ret, &saved) < 0)
 		return -1;
 	c->override = 1;
 	c->ov_mask = (1ull << PERF_REG_X86_IP) | (1ull << PERF_REG_X86_SP) |
@@ -1379,12 +1403,9 @@ static int trampoline_step(struct uw_ctx *c, unw_cursor_t *cu, uint64_t sp)
 		{ UNW_X86_64_R12, PERF_REG_X86_R12 }, { UNW_X86_64_R13, PERF_REG_X86_R13 },
 		{ UNW_X86_64_R14, PERF_REG_X86_R14 }, { UNW_X86_64_R15, PERF_REG_X86_R15 },
 	};
-	uint64_t rel = sp + 8 - c->stack_base, ret, mask = 0, vals[UNWIND_NREGS] = { 0 };
+	uint64_t ret, mask = 0, vals[UNWIND_NREGS] = { 0 };
 
-	if (rel >= c->stack_len || c->stack_len - rel < 8)
-		return -1;
-	memcpy(&ret, c->stack + rel, 8);
-	if (!modmap_find(&c->u->map, ret))
+	if (tramp_frame(c, sp, &ret) < 0)
 		return -1;
 	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
 		unw_word_t v;
@@ -1571,22 +1592,13 @@ static unsigned fast_walk(struct uw_ctx *c, uint64_t *pcs, uint64_t *sps, int ma
 			/* No unwind info: a -X perf trampoline (every register
 			 * passes through), else one frame-pointer step, as walk()
 			 * does; see unwind.h. */
-			uint64_t rel = sp + 8 - c->stack_base, bp = regs[PERF_REG_X86_BP], saved;
-			if (n > 1 && is_trampoline(c->u, ip) && rel < c->stack_len &&
-			    c->stack_len - rel >= 8) {
-				memcpy(&ra, c->stack + rel, 8);
-				if (!modmap_find(&c->u->map, ra))
-					return fl | UNWIND_NO_INFO;
+			uint64_t bp = regs[PERF_REG_X86_BP], saved;
+			if (n > 1 && is_trampoline(c->u, ip) && tramp_frame(c, sp, &ra) == 0) {
 				cfa = sp + 16;
 				c->u->stats.trampoline_steps++;
 				fl |= UNWIND_TRAMPOLINE;
-			} else if ((known & (1ull << PERF_REG_X86_BP)) && bp >= sp && bp % 8 == 0 &&
-				   (rel = bp - c->stack_base) < c->stack_len &&
-				   c->stack_len - rel >= 16) {
-				memcpy(&saved, c->stack + rel, 8);
-				memcpy(&ra, c->stack + rel + 8, 8);
-				if ((saved != 0 && saved <= bp) || !modmap_find(&c->u->map, ra))
-					return fl | UNWIND_NO_INFO;
+			} else if ((known & (1ull << PERF_REG_X86_BP)) &&
+				   fp_frame(c, sp, bp, &ra, &saved) == 0) {
 				cfa = bp + 16;
 				regs[PERF_REG_X86_BP] = saved;
 				known = 1ull << PERF_REG_X86_BP;

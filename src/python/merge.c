@@ -18,9 +18,6 @@
 #include "internal.h"
 #include "pyrometer/target.h"
 
-/* How far below the sampled SP a call made since the sample may sit. */
-#define NEWER_SPAN (1u << 20)
-
 /*
  * 3.10/3.11: activation k's marker is the k-th element of the chain, which
  * starts at the thread state's marker as read with the Python frames. The
@@ -43,7 +40,7 @@ static void anchors_from_chain(struct py_runtime *rt, struct py_activations *a,
 		uint64_t was = c;
 		if (!c || c == a->cframe_root)
 			return;
-		if (c < top && (c >= lo || lo - c < NEWER_SPAN))
+		if (c < top && (c >= lo || lo - c < PY_NEWER_SPAN))
 			a->anchor[k++] = c;
 		uint64_t at = c + (uint64_t)L->cf_previous, rel = at - lo;
 		if (nat->stack && rel < nat->stack_len && nat->stack_len - rel >= 8)
