@@ -17,6 +17,8 @@ int main(int argc, char **argv)
 		return cmd_record(&o);
 	case CMD_DUMP:
 		return cmd_dump(&o);
+	case CMD_EVENTS:
+		return cmd_events(&o);
 	default:
 		cli_usage(NULL);
 		return EXIT_USAGE;

@@ -15,7 +15,7 @@ enum cli_exit {
 	EXIT_CANNOT = 2,      /* could not profile: no process, permission, not CPython... */
 };
 
-enum cli_cmd { CMD_NONE, CMD_RECORD, CMD_DUMP, CMD_HELP, CMD_VERSION };
+enum cli_cmd { CMD_NONE, CMD_RECORD, CMD_DUMP, CMD_EVENTS, CMD_HELP, CMD_VERSION };
 
 enum cli_native {
 	NATIVE_AUTO = 0,      /* extension and library frames; interpreter internals hidden */
@@ -35,6 +35,11 @@ struct cli_opts {
 	int threads;          /* --threads */
 	enum cli_native native; /* --native */
 	unsigned stack_size;  /* --stack-size, bytes */
+	const char *events;   /* -e, NULL = the default set */
+	int fallback;         /* --fallback: drop events that cannot be opened */
+	const char *sort;     /* --sort EVENT|METRIC, NULL = own samples */
+	const char *weight;   /* --weight EVENT for collapsed stacks, NULL = the sampling event */
+	int all;              /* events --all: every PMU-specific name and tracepoint */
 };
 
 /*
@@ -48,6 +53,7 @@ void cli_usage(const char *cmd);
 
 int cmd_record(const struct cli_opts *o);
 int cmd_dump(const struct cli_opts *o);
+int cmd_events(const struct cli_opts *o);
 
 /* One-line error on stderr, "pyrometer: ..." */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -17,6 +17,7 @@ static const char usage_main[] =
 	"commands:\n"
 	"  record -p PID   sample a running Python process, report hot functions and lines\n"
 	"  dump -p PID     print every thread's current Python stack once\n"
+	"  events          list the events this machine can count, and why not others\n"
 	"\n"
 	"options:\n"
 	"  -h, --help      show this help (pyrometer COMMAND --help for a command's)\n"
@@ -25,18 +26,25 @@ static const char usage_main[] =
 	"See pyrometer(1).\n";
 
 static const char usage_record[] =
-	"usage: pyrometer record -p PID [-F HZ] [-d SECONDS] [-o FILE] [--threads]\n"
-	"                        [--native MODE] [--stack-size BYTES]\n"
+	"usage: pyrometer record -p PID [-e EVENTS] [-F HZ] [-d SECONDS] [-o FILE]\n"
+	"                        [--threads] [--native MODE] [--stack-size BYTES]\n"
+	"                        [--fallback] [--sort EVENT|METRIC] [--weight EVENT]\n"
 	"\n"
-	"Sample the threads of process PID on CPU time (cpu-clock) and report where\n"
-	"they spend it, by Python function and line, with the native (C) frames of\n"
-	"extensions and libraries in between. Recording stops after -d seconds, on\n"
-	"Ctrl-C or SIGTERM, or when the process exits; the output is written in every\n"
-	"case. A process that is not CPython gets a native profile.\n"
+	"Sample the threads of process PID and report where they spend their time and\n"
+	"cause their events, by Python function and line, with the native (C) frames\n"
+	"of extensions and libraries in between. The first event samples; the others\n"
+	"are counted and read with every sample, or sample on their own when written\n"
+	"NAME/period=N/. Recording stops after -d seconds, on Ctrl-C or SIGTERM, or\n"
+	"when the process exits; the output is written in every case. A process that\n"
+	"is not CPython gets a native profile.\n"
 	"\n"
 	"  -p, --pid PID           process to profile\n"
-	"  -F, --frequency HZ      samples per second of CPU time per thread (1-10000,\n"
-	"                          default 100)\n"
+	"  -e, --events EVENTS     comma-separated events (see 'pyrometer events');\n"
+	"                          default: cycles,instructions,cache-misses,\n"
+	"                          branch-misses with a hardware PMU, else\n"
+	"                          cpu-clock,page-faults,context-switches\n"
+	"  -F, --frequency HZ      samples per second per thread of the first event\n"
+	"                          (1-10000, default 100)\n"
 	"  -d, --duration SECONDS  stop after this long (default: until stopped)\n"
 	"  -o, --output FILE       write FILE instead of a table on stdout; the format\n"
 	"                          follows the ending: .csv (one row per location),\n"
@@ -47,6 +55,13 @@ static const char usage_record[] =
 	"                          frame), none (Python frames only, lowest overhead)\n"
 	"      --stack-size BYTES  user stack copied per sample for native unwinding\n"
 	"                          (1024-65000, multiple of 8; default 16384)\n"
+	"      --fallback          leave out events that cannot be opened (a notice\n"
+	"                          says which and why) instead of failing\n"
+	"      --sort KEY          order table and CSV rows by an event's own count or\n"
+	"                          a metric (ipc, cpi, mpki, cache-miss%, branch-miss%,\n"
+	"                          faults/ksample) instead of own samples\n"
+	"      --weight EVENT      collapsed stacks weighted by EVENT's count instead\n"
+	"                          of the first event's samples\n"
 	"  -h, --help              show this help\n";
 
 static const char usage_dump[] =
@@ -70,12 +85,24 @@ void cli_error(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+static const char usage_events[] =
+	"usage: pyrometer events [--all]\n"
+	"\n"
+	"List the events that -e accepts, grouped (hardware, software, tracepoint,\n"
+	"uprobe), each marked usable on this machine or not with the reason: the quick\n"
+	"way to learn whether a hardware PMU is visible.\n"
+	"\n"
+	"      --all   also every PMU-specific event name and every tracepoint\n"
+	"  -h, --help  show this help\n";
+
 void cli_usage(const char *cmd)
 {
 	if (cmd && strcmp(cmd, "record") == 0)
 		fputs(usage_record, stdout);
 	else if (cmd && strcmp(cmd, "dump") == 0)
 		fputs(usage_dump, stdout);
+	else if (cmd && strcmp(cmd, "events") == 0)
+		fputs(usage_events, stdout);
 	else
 		fputs(usage_main, stdout);
 }
@@ -120,6 +147,11 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 		{ "threads", no_argument, NULL, 'T' },
 		{ "native", required_argument, NULL, 'N' },
 		{ "stack-size", required_argument, NULL, 'S' },
+		{ "events", required_argument, NULL, 'e' },
+		{ "fallback", no_argument, NULL, 'f' },
+		{ "sort", required_argument, NULL, 's' },
+		{ "weight", required_argument, NULL, 'w' },
+		{ "all", no_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -145,15 +177,20 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 	else if (!strcmp(cmd, "dump")) {
 		o->cmd = CMD_DUMP;
 		o->native = NATIVE_NONE;   /* dump shows native frames on request */
-	} else
+	} else if (!strcmp(cmd, "events"))
+		o->cmd = CMD_EVENTS;
+	else
 		return bad("", "unknown command '%s'", cmd);
 
-	const char *shorts = o->cmd == CMD_RECORD ? "+:p:F:d:o:h" : "+:p:h";
+	const char *shorts = o->cmd == CMD_RECORD ? "+:p:F:d:o:e:h" :
+			     o->cmd == CMD_EVENTS ? "+:h" : "+:p:h";
 	optind = 2;
 	opterr = 0;
 	int c;
 	long v;
 	while ((c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+		if (o->cmd == CMD_EVENTS && c != 'A' && c != 'h' && c != ':')
+			return bad(cmd, "unknown option '%s'", argv[optind - 1]);
 		switch (c) {
 		case 'p':
 			if (parse_long(optarg, 1, INT_MAX, &v) < 0)
@@ -198,6 +235,30 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 					   "bytes, not '%s'", optarg);
 			o->stack_size = (unsigned)v;
 			break;
+		case 'e':
+		case 'f':
+		case 's':
+		case 'w':
+			if (o->cmd != CMD_RECORD)
+				return bad(cmd, "%s takes no such option", cmd);
+			if (c == 'f') {
+				o->fallback = 1;
+				break;
+			}
+			if (!*optarg)
+				return bad(cmd, "%s needs a value", argv[optind - 1]);
+			if (c == 'e')
+				o->events = optarg;
+			else if (c == 's')
+				o->sort = optarg;
+			else
+				o->weight = optarg;
+			break;
+		case 'A':
+			if (o->cmd != CMD_EVENTS)
+				return bad(cmd, "%s takes no --all", cmd);
+			o->all = 1;
+			break;
 		case 'h':
 			cli_usage(cmd);
 			return EXIT_OK;
@@ -209,7 +270,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 	}
 	if (optind < argc)
 		return bad(cmd, "unexpected argument '%s'", argv[optind]);
-	if (!o->pid)
+	if (!o->pid && o->cmd != CMD_EVENTS)
 		return bad(cmd, "%s needs -p PID", cmd);
 	return -1;
 }
