@@ -13,10 +13,28 @@
 
 struct profile;
 
+enum out_sort {
+	OUT_SORT_SAMPLES = 0,  /* own samples, then total samples */
+	OUT_SORT_EVENT,        /* an event's own count (sort_index: the event) */
+	OUT_SORT_METRIC,       /* a derived metric (sort_index: enum metric) */
+};
+
 struct output_opts {
 	int threads;         /* keep the per-thread root frames */
 	int top;             /* rows for the table (0: all) */
+	enum out_sort sort;  /* row order of the table and CSV */
+	int sort_index;
+	int weight_event;    /* collapsed stacks: 0 = samples, k + 1 = event k's counts */
 };
+
+/*
+ * Resolve a --sort key against the events (names[0..n), roles as enum
+ * ev_role): an event name, or a metric key (ipc, cpi, mpki, cache-miss%,
+ * branch-miss%, faults/ksample) whose inputs are among the events. 0 and
+ * sets o->sort / o->sort_index, or -1.
+ */
+int output_sort_key(const char *key, const char *const *names, const int *roles, size_t n,
+		    struct output_opts *o);
 
 struct writer {
 	const char *name;

@@ -14,6 +14,7 @@
 #ifndef PYROMETER_PERF_H
 #define PYROMETER_PERF_H
 
+#include <linux/perf_event.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -171,24 +172,63 @@ int perf_parse_record(const void *rec, size_t len, uint64_t sample_type,
 /* The events of one process. */
 struct perf_thread;
 
+/* Most events a thread gets: the group's leader and members, and the
+ * events that sample on their own. */
+#define PERF_EVENTS_MAX 8
+
+enum perf_ev_role {
+	PERF_EV_LEADER,     /* samples; the members are read with each sample */
+	PERF_EV_MEMBER,     /* counted in the leader's group */
+	PERF_EV_SOLO,       /* samples on its own overflow ("event mode") */
+};
+
+/*
+ * One event as opened for every thread. attr carries type, config,
+ * config2, the exclude_* bits and, for samplers, sample_period or
+ * freq/sample_freq; the set fills in everything else. path, when not NULL,
+ * becomes attr.config1 (a uprobe's file).
+ */
+struct perf_ev_def {
+	struct perf_event_attr attr;
+	const char *path;
+	enum perf_ev_role role;
+};
+
 struct perf_set {
 	pid_t pid;
-	uint64_t period_ns;       /* cpu-clock period */
 	uint64_t sample_type;
+	uint64_t read_format;
 	uint64_t regs_user;       /* sample_regs_user; 0 = no register sample */
 	uint32_t stack_user;      /* bytes of user stack per sample; 0 = none */
 	int mmap;                 /* MMAP2 records for executable mappings */
 	size_t data_pages;        /* ring buffer data pages per thread (power of 2) */
+	struct perf_ev_def ev[PERF_EVENTS_MAX];  /* ev[0] is the leader */
+	size_t nev;
+	int failed_event;         /* the event of the last failed open, or -1 */
 	int epfd;
 	struct perf_thread **v;   /* each allocated alone: stable while handlers add */
 	size_t n, cap;
+	struct perf_thread *cur;  /* the thread whose buffer is being read */
 	uint8_t *scratch;         /* a record that wraps the ring is copied here */
 	size_t scratch_cap;
 	uint64_t bad_records;
 };
 
-/* Prepare a set sampling cpu-clock at hz. 0 or -errno. */
+/* Prepare a set sampling cpu-clock at hz, user space only. 0 or -errno. */
 int perf_set_init(struct perf_set *s, pid_t pid, unsigned hz);
+
+/*
+ * Before the first thread: replace the events with defs[0..n) (defs[0]
+ * the leader, then members and solo samplers in any order). Every sample
+ * then carries PERF_SAMPLE_IDENTIFIER and a group READ (id, time enabled
+ * and running). 0, or -EINVAL (n out of 1..PERF_EVENTS_MAX, defs[0] not a
+ * leader, another leader).
+ */
+int perf_set_events(struct perf_set *s, const struct perf_ev_def *defs, size_t n);
+
+/* Which event (index into ev[]) a sample with this id came from, among the
+ * thread being read (valid in handlers only); -1 when unknown. */
+int perf_set_event_of(const struct perf_set *s, uint64_t id);
 
 /*
  * Before the first thread: sample the user registers of regs_mask and
@@ -201,9 +241,10 @@ int perf_set_native(struct perf_set *s, uint64_t regs_mask, uint32_t stack_size)
 void perf_set_release(struct perf_set *s);
 
 /*
- * Open the event for thread tid (no-op when it has one). Returns 0, -ESRCH
- * when the thread is gone, or -errno from perf_event_open (EACCES/EPERM:
- * not allowed; ENOENT/EOPNOTSUPP: no such event here).
+ * Open the events for thread tid (no-op when it has them). Returns 0,
+ * -ESRCH when the thread is gone, or -errno from perf_event_open
+ * (EACCES/EPERM: not allowed; ENOENT/EOPNOTSUPP: no such event here), with
+ * failed_event naming the event that failed.
  */
 int perf_set_add_thread(struct perf_set *s, pid_t tid);
 

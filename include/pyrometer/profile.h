@@ -5,7 +5,8 @@
  * A frame is (name, file, line, kind) with name and file interned by the
  * caller (a strpool that outlives the profile): frames are compared by
  * pointer. A stack is a path in the trie from the root; each node counts the
- * samples whose stack ended exactly there ("self").
+ * samples whose stack ended exactly there ("self") and, for each of the
+ * profile's events, the counts attributed to those samples.
  *
  * Ownership: the profile owns its arrays; it does not own the strings.
  */
@@ -39,9 +40,24 @@ struct prof_node {
 	uint64_t self;
 };
 
+/* An event the profile counts: name interned by the caller, role an
+ * enum ev_role (what derived metrics it feeds). */
+struct prof_event {
+	const char *name;
+	int role;
+};
+
+#define PROF_EVENTS_MAX 8
+
 struct profile;
 
+/* A profile of sample counts only. */
 struct profile *profile_new(void);
+
+/* A profile that also counts nev events (<= PROF_EVENTS_MAX). */
+struct profile *profile_new_events(const struct prof_event *ev, size_t nev);
+size_t profile_nevents(const struct profile *p);
+const struct prof_event *profile_event(const struct profile *p, size_t k);
 void profile_free(struct profile *p);
 
 /* The id of a frame, interned; UINT32_MAX when out of memory. */
@@ -51,6 +67,19 @@ uint32_t profile_frame(struct profile *p, const char *name, const char *file, in
 /* Count `count` samples for the stack frames[0..n) given root first.
  * Returns the leaf node id, or UINT32_MAX when out of memory. */
 uint32_t profile_add(struct profile *p, const uint32_t *frames, size_t n, uint64_t count);
+
+/* The same, adding vals[0..profile_nevents()) to the stack's event counts
+ * (vals may be NULL: no counts). count may be 0 (a sample of an event
+ * that samples alone adds counts, not samples). */
+uint32_t profile_add_counts(struct profile *p, const uint32_t *frames, size_t n,
+			    uint64_t count, const uint64_t *vals);
+
+/* A node's own event counts (profile_nevents() values), or NULL when the
+ * profile counts no events. */
+const uint64_t *profile_node_counts(const struct profile *p, uint32_t id);
+
+/* Event totals over the whole profile into out[0..profile_nevents()). */
+void profile_count_totals(const struct profile *p, uint64_t *out);
 
 uint64_t profile_samples(const struct profile *p);
 size_t profile_nframes(const struct profile *p);
@@ -65,6 +94,11 @@ const struct prof_node *profile_node(const struct profile *p, uint32_t id);
  * caller (free() both). 0 or -ENOMEM.
  */
 int profile_totals(const struct profile *p, uint64_t **self, uint64_t **total);
+
+/* The same for event counts: selfv[id * nevents + k] and totalv[...]
+ * (profile_nframes() * profile_nevents() entries, NULL when no events). */
+int profile_totals_counts(const struct profile *p, uint64_t **self, uint64_t **total,
+			  uint64_t **selfv, uint64_t **totalv);
 
 /* A copy of the profile without its thread root frames (stacks of
  * different threads merged). NULL when out of memory. */

@@ -25,7 +25,11 @@ struct raw_sample {
 	uint64_t time;         /* ns, CLOCK_MONOTONIC */
 	pid_t pid, tid;
 	uint32_t cpu;
-	uint64_t period;       /* ns of CPU time this sample stands for */
+	uint64_t period;       /* what this sample stands for of its event */
+	int event;             /* the event that sampled (0: the group's leader) */
+	const uint64_t *counts;  /* per event, what this sample stands for (the
+				    sampler's period, the group members' deltas);
+				    NULL when only samples are counted */
 	enum raw_py_status py_status;
 	unsigned py_flags;     /* enum py_stack_flags */
 	int nframes;

@@ -22,6 +22,8 @@
 
 #include "mixed.h"
 #include "pyrometer/cli.h"
+#include "pyrometer/counts.h"
+#include "pyrometer/evspec.h"
 #include "pyrometer/modmap.h"
 #include "pyrometer/output.h"
 #include "pyrometer/perf.h"
@@ -47,6 +49,7 @@ struct thread_info {
 	pid_t tid;                /* 0 = empty slot */
 	uint32_t frame;           /* its root frame in the profile */
 	char comm[17];
+	struct counts_thread counts;  /* its group's previous read */
 };
 
 struct recorder {
@@ -61,6 +64,15 @@ struct recorder {
 	size_t threads_cap, nthreads;
 
 	struct mixed *mx;                /* the stack builder */
+
+	struct ev_spec *ev;              /* the events, ev[0] sampling */
+	size_t nev;
+	int default_events;              /* -e not given: the default set */
+	struct counts_cfg ccfg;
+	struct counts_stats cstats;
+	uint64_t vals[COUNTS_MAX];
+	uint64_t ev_samples[COUNTS_MAX]; /* samples each event took */
+	int user_only;                   /* clocks leave out kernel time (not allowed) */
 
 	/* counts for the report */
 	uint64_t samples, lost, unreadable, no_python;
@@ -124,11 +136,8 @@ static struct thread_info *thread_get(struct recorder *r, pid_t tid)
 }
 
 /* Consumer side of the seam: build the sample's stack and count it. */
-static void aggregate(struct recorder *r, const struct raw_sample *rs)
+static void aggregate(struct recorder *r, struct thread_info *t, const struct raw_sample *rs)
 {
-	struct thread_info *t = thread_get(r, rs->tid);
-	if (!t)
-		return;
 	r->samples++;
 	struct mixed *m = r->mx;
 	enum mixed_status st = mixed_build(m, rs);
@@ -146,7 +155,7 @@ static void aggregate(struct recorder *r, const struct raw_sample *rs)
 			return;
 		r->path[n++] = id;
 	}
-	profile_add(r->prof, r->path, n, 1);
+	profile_add_counts(r->prof, r->path, n, rs->event == 0, rs->counts);
 }
 
 /* Producer side: the kernel's sample, the thread's Python stack read from
@@ -156,9 +165,18 @@ static void on_sample(void *ctx, const struct perf_sample *s)
 	struct recorder *r = ctx;
 	if (s->pid != r->pid)
 		return;
+	struct thread_info *t = thread_get(r, s->tid);
+	if (!t)
+		return;
+	int ev = perf_set_event_of(&r->perf, s->id);
+	if (ev < 0)
+		return;
+	r->ev_samples[ev]++;
+	counts_sample(&r->ccfg, &t->counts, ev, s->period,
+		      (s->has & PERF_HAS_READ) ? &s->read : NULL, r->vals, &r->cstats);
 	struct raw_sample rs = {
 		.time = s->time, .pid = s->pid, .tid = s->tid, .cpu = s->cpu,
-		.period = s->period,
+		.period = s->period, .event = ev, .counts = r->vals,
 	};
 	/* The sampled SP bounds the thread's C stack for the Python reader. */
 	uint64_t sp = 0;
@@ -171,7 +189,7 @@ static void on_sample(void *ctx, const struct perf_sample *s)
 		mixed_note_delay(r->mx, now_ns() - s->time);
 	if (sp)
 		mixed_unwind(r->mx, r->regs, s->stack, stack_len, &rs);
-	aggregate(r, &rs);
+	aggregate(r, t, &rs);
 }
 
 static void on_mmap2(void *ctx, const struct perf_mmap *m)
@@ -255,18 +273,127 @@ static void status_line(const struct recorder *r, double elapsed, uint64_t last_
 	fflush(stderr);
 }
 
+/* The perf side of event i: who samples, how often. */
+static void event_def(const struct recorder *r, size_t i, unsigned hz, struct perf_ev_def *d)
+{
+	const struct ev_spec *e = &r->ev[i];
+	memset(d, 0, sizeof(*d));
+	d->attr = e->attr;
+	d->path = e->kind == EV_UPROBE ? e->path : NULL;
+	d->role = i == 0 ? PERF_EV_LEADER : e->period ? PERF_EV_SOLO : PERF_EV_MEMBER;
+	if (d->role == PERF_EV_MEMBER)
+		return;
+	/* A thread's CPU time includes what the kernel spends on its behalf
+	 * (page faults, system calls): sampled where allowed, with the user
+	 * registers and stack of the Python code that caused it. */
+	if ((e->role == EVR_CPU_CLOCK || e->role == EVR_TASK_CLOCK) && !r->user_only)
+		d->attr.exclude_kernel = 0;
+	if (e->period) {
+		d->attr.sample_period = e->period;
+	} else if (e->role == EVR_CPU_CLOCK || e->role == EVR_TASK_CLOCK) {
+		d->attr.sample_period = 1000000000ull / hz;   /* ns */
+	} else {
+		d->attr.freq = 1;
+		d->attr.sample_freq = hz;
+	}
+}
+
+static void drop_event(struct recorder *r, size_t i)
+{
+	memmove(&r->ev[i], &r->ev[i + 1], (r->nev - i - 1) * sizeof(*r->ev));
+	r->nev--;
+}
+
+/* Make the event list the perf set's; the counts' config follows. */
+static int apply_events(struct recorder *r, const struct cli_opts *o)
+{
+	struct perf_ev_def defs[PERF_EVENTS_MAX];
+	int roles[PERF_EVENTS_MAX];
+	for (size_t i = 0; i < r->nev; i++) {
+		event_def(r, i, o->hz, &defs[i]);
+		roles[i] = (int)defs[i].role;
+	}
+	counts_cfg_init(&r->ccfg, roles, r->nev);
+	return perf_set_events(&r->perf, defs, r->nev);
+}
+
+/* What replaces a sampling event that cannot be opened. */
+static int cpu_clock_leader(struct recorder *r)
+{
+	struct ev_spec e;
+	char err[256];
+	if (ev_parse_one("cpu-clock", r->pid, &e, err, sizeof(err)) < 0)
+		return -1;
+	for (size_t i = 0; i < r->nev; i++)
+		if (r->ev[i].role == EVR_CPU_CLOCK)
+			drop_event(r, i--);
+	memmove(&r->ev[1], &r->ev[0], r->nev * sizeof(*r->ev));
+	r->ev[0] = e;
+	r->nev++;
+	return 0;
+}
+
+/*
+ * Open the events on the process's main thread first: an event the kernel
+ * refuses is named with the reason, and left out (with a notice) where the
+ * events were not asked for explicitly or --fallback was given.
+ */
+static int open_first_thread(struct recorder *r, const struct cli_opts *o)
+{
+	int fallback = o->fallback || r->default_events;
+	for (;;) {
+		int e = apply_events(r, o);
+		if (e == 0)
+			e = perf_set_add_thread(&r->perf, r->pid);
+		if (e == 0 || e == -ESRCH)
+			return e;
+		int k = r->perf.failed_event;
+		if (k < 0 || (size_t)k >= r->nev)
+			return e;
+		if ((e == -EACCES || e == -EPERM) && !r->user_only &&
+		    (r->ev[k].role == EVR_CPU_CLOCK || r->ev[k].role == EVR_TASK_CLOCK)) {
+			r->user_only = 1;   /* user time only, as paranoid allows */
+			continue;
+		}
+		char why[256];
+		ev_open_reason(&r->ev[k], e, why, sizeof(why));
+		if (!fallback || (k == 0 && r->ev[0].role == EVR_CPU_CLOCK)) {
+			if ((e == -EACCES || e == -EPERM) && k == 0 &&
+			    r->ev[0].role == EVR_CPU_CLOCK)
+				return e;   /* not allowed to profile at all */
+			cli_error("cannot open event %s for process %d: %s%s", r->ev[k].name,
+				  (int)r->pid, why,
+				  fallback ? "" : " (--fallback leaves such events out)");
+			return -ECANCELED;
+		}
+		fprintf(stderr, "pyrometer: %s unavailable: %s; %s\n", r->ev[k].name, why,
+			k == 0 ? "sampling cpu-clock instead" : "not counted");
+		if (k == 0) {
+			drop_event(r, 0);
+			if (cpu_clock_leader(r) < 0)
+				return e;
+		} else {
+			drop_event(r, (size_t)k);
+		}
+	}
+}
+
 static int open_events(struct recorder *r, const struct cli_opts *o)
 {
 	int e = perf_set_init(&r->perf, r->pid, o->hz);
 	if (e == 0 && r->mx->uw)
 		e = perf_set_native(&r->perf, UNWIND_PERF_REGS_MASK, o->stack_size);
 	if (e == 0)
+		e = open_first_thread(r, o);
+	if (e == -ECANCELED)
+		return EXIT_CANNOT;
+	if (e == 0 || e == -ESRCH)
 		e = cover_threads(r);
 	if (e == -EACCES || e == -EPERM)
 		return cli_attach_error(r->pid, e, NULL);
 	if (e < 0) {
-		cli_error("cannot open a cpu-clock sampling event for process %d: %s",
-			  (int)r->pid, strerror(-e));
+		cli_error("cannot open a %s sampling event for process %d: %s",
+			  r->nev ? r->ev[0].name : "cpu-clock", (int)r->pid, strerror(-e));
 		return EXIT_CANNOT;
 	}
 	if (perf_set_threads(&r->perf) == 0) {
@@ -318,10 +445,115 @@ static void run_loop(struct recorder *r, const struct cli_opts *o)
 		close(pidfd);
 }
 
-static int write_output(struct recorder *r, const struct cli_opts *o,
-			const struct writer *w)
+#define DEFAULT_HW_EVENTS "cycles,instructions,cache-misses,branch-misses"
+#define DEFAULT_SW_EVENTS "cpu-clock,page-faults,context-switches"
+
+/*
+ * The events: -e as given, or the default set - hardware where a PMU
+ * answers, else software, saying once why. Returns EXIT_OK or the status
+ * to exit with (the message printed).
+ */
+static int choose_events(struct recorder *r, const struct cli_opts *o)
 {
-	struct output_opts oo = { .threads = o->threads, .top = o->output ? 0 : 20 };
+	char err[512];
+	const char *list = o->events;
+	if (!list) {
+		r->default_events = 1;
+		list = DEFAULT_HW_EVENTS;
+	}
+	int n = ev_parse_list(list, r->pid, &r->ev, err, sizeof(err));
+	if (n >= 0 && !o->events) {
+		int e = ev_probe(&r->ev[0]);
+		if (e < 0) {
+			char why[256];
+			ev_open_reason(&r->ev[0], e, why, sizeof(why));
+			fprintf(stderr, "pyrometer: hardware counters unavailable: %s; sampling "
+				"cpu-clock and counting page-faults,context-switches instead\n",
+				why);
+			free(r->ev);
+			r->ev = NULL;
+			n = ev_parse_list(DEFAULT_SW_EVENTS, r->pid, &r->ev, err, sizeof(err));
+		}
+	}
+	if (n < 0) {
+		cli_error("%s", err);
+		return n == -EINVAL ? EXIT_USAGE : EXIT_CANNOT;
+	}
+	if ((size_t)n > PERF_EVENTS_MAX) {
+		cli_error("%d events given; at most %d can be sampled together", n,
+			  PERF_EVENTS_MAX);
+		return EXIT_USAGE;
+	}
+	r->nev = (size_t)n;
+	return EXIT_OK;
+}
+
+/* --sort and --weight name events (or metrics) of this run. */
+static int check_keys(struct recorder *r, const struct cli_opts *o, struct output_opts *oo)
+{
+	const char *names[PERF_EVENTS_MAX];
+	int roles[PERF_EVENTS_MAX];
+	char list[PERF_EVENTS_MAX * (EV_NAME_MAX + 2)] = "";
+	for (size_t i = 0; i < r->nev; i++) {
+		names[i] = r->ev[i].name;
+		roles[i] = (int)r->ev[i].role;
+		if (i)
+			strcat(list, ", ");
+		strcat(list, r->ev[i].name);
+	}
+	if (o->sort && output_sort_key(o->sort, names, roles, r->nev, oo) < 0) {
+		cli_error("--sort: '%s' is neither an event of this run (%s) nor a metric "
+			  "its events give (ipc, cpi, mpki, cache-miss%%, branch-miss%%, "
+			  "faults/ksample)", o->sort, list);
+		return EXIT_USAGE;
+	}
+	if (o->weight) {
+		for (size_t i = 0; i < r->nev; i++)
+			if (!strcmp(o->weight, names[i]))
+				oo->weight_event = (int)i + 1;
+		if (!oo->weight_event) {
+			cli_error("--weight: '%s' is not an event of this run (%s)", o->weight,
+				  list);
+			return EXIT_USAGE;
+		}
+	}
+	return EXIT_OK;
+}
+
+static void events_line(const struct recorder *r)
+{
+	char cell[64];
+	fputs("pyrometer: events:", stderr);
+	for (size_t i = 0; i < r->nev; i++) {
+		uint64_t v = r->cstats.total[i];
+		if (r->ev[i].role == EVR_CPU_CLOCK || r->ev[i].role == EVR_TASK_CLOCK)
+			snprintf(cell, sizeof(cell), "%.3f s", (double)v / 1e9);
+		else
+			snprintf(cell, sizeof(cell), "%llu", (unsigned long long)v);
+		fprintf(stderr, "%s %s %s", i ? "," : "", r->ev[i].name, cell);
+		if (r->ccfg.role[i] == PERF_EV_SOLO)
+			fprintf(stderr, " (%llu samples, every %llu)",
+				(unsigned long long)r->ev_samples[i],
+				(unsigned long long)r->ev[i].period);
+	}
+	/* The group runs as one: its members share the time it ran. */
+	if (r->ccfg.nmembers && r->cstats.enabled &&
+	    r->cstats.running * 1000 < r->cstats.enabled * 995)
+		fprintf(stderr, "; multiplexed: the group was counted %.1f%% of the time "
+			"(counts scaled)", 100.0 * (double)r->cstats.running /
+			(double)r->cstats.enabled);
+	if (r->cstats.bad_reads)
+		fprintf(stderr, "; %llu group reads did not match the group",
+			(unsigned long long)r->cstats.bad_reads);
+	fputc('\n', stderr);
+}
+
+static int write_output(struct recorder *r, const struct cli_opts *o,
+			const struct writer *w, struct output_opts *oo_in)
+{
+	struct output_opts oo = *oo_in;
+	oo.threads = o->threads;
+	oo.top = o->output ? 0 : 20;
 	int e;
 	if (o->output)
 		e = output_write_file(w, o->output, r->prof, &oo);
@@ -386,11 +618,14 @@ int cmd_record(const struct cli_opts *o)
 			  strerror(-e));
 		goto out;
 	}
-	r->prof = profile_new();
-	if (!r->prof) {
-		cli_error("out of memory");
+	rc = choose_events(r, o);
+	if (rc != EXIT_OK)
 		goto out;
-	}
+	struct output_opts oo = { 0 };
+	rc = check_keys(r, o, &oo);
+	if (rc != EXIT_OK)
+		goto out;
+	rc = EXIT_CANNOT;
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
@@ -400,9 +635,23 @@ int cmd_record(const struct cli_opts *o)
 	rc = open_events(r, o);
 	if (rc != EXIT_OK)
 		goto out;
+	/* The events that opened are the profile's columns. */
+	struct prof_event pev[PROF_EVENTS_MAX];
+	for (size_t i = 0; i < r->nev; i++)
+		pev[i] = (struct prof_event){ intern(r, r->ev[i].name), (int)r->ev[i].role };
+	rc = check_keys(r, o, &oo);   /* fallback may have left a key's event out */
+	if (rc != EXIT_OK)
+		goto out;
+	rc = EXIT_CANNOT;
+	r->prof = profile_new_events(pev, r->nev);
+	if (!r->prof) {
+		cli_error("out of memory");
+		goto out;
+	}
 	run_loop(r, o);
 
-	rc = write_output(r, o, w);
+	rc = write_output(r, o, w, &oo);
+	events_line(r);
 	if (r->mx->uw && r->mx->native_samples) {
 		char line[512];
 		mixed_stats_line(r->mx, o->stack_size, line, sizeof(line));
@@ -425,6 +674,7 @@ out:
 	strpool_release(&r->pool);
 	target_mem_release(&r->mem);
 	free(r->threads);
+	free(r->ev);
 	free(r);
 	return rc;
 }

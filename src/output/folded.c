@@ -25,13 +25,22 @@ static void frame_text(FILE *f, const struct prof_frame *fr)
 	fputc(')', f);
 }
 
-static int write_stacks(FILE *f, const struct profile *p)
+/* A leaf's weight: its samples, or one event's counts. */
+static uint64_t weight(const struct profile *p, uint32_t id, int weight_event)
+{
+	if (weight_event > 0 && (size_t)weight_event <= profile_nevents(p))
+		return profile_node_counts(p, id)[weight_event - 1];
+	return profile_node(p, id)->self;
+}
+
+static int write_stacks(FILE *f, const struct profile *p, int weight_event)
 {
 	uint32_t *path = NULL;
 	size_t cap = 0;
 	for (uint32_t id = 1; id < profile_nnodes(p); id++) {
 		const struct prof_node *leaf = profile_node(p, id);
-		if (!leaf->self)
+		uint64_t w = weight(p, id, weight_event);
+		if (!w)
 			continue;
 		if (leaf->depth > cap) {
 			cap = leaf->depth * 2;
@@ -50,7 +59,7 @@ static int write_stacks(FILE *f, const struct profile *p)
 			if (n)
 				fputc(';', f);
 		}
-		fprintf(f, " %llu\n", (unsigned long long)leaf->self);
+		fprintf(f, " %llu\n", (unsigned long long)w);
 	}
 	free(path);
 	return ferror(f) ? -EIO : 0;
@@ -59,11 +68,11 @@ static int write_stacks(FILE *f, const struct profile *p)
 static int write_folded(FILE *f, const struct profile *p, const struct output_opts *o)
 {
 	if (o->threads)
-		return write_stacks(f, p);
+		return write_stacks(f, p, o->weight_event);
 	struct profile *merged = profile_without_threads(p);
 	if (!merged)
 		return -ENOMEM;
-	int r = write_stacks(f, merged);
+	int r = write_stacks(f, merged, o->weight_event);
 	profile_free(merged);
 	return r;
 }

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pyrometer/counts.h"
 #include "pyrometer/output.h"
 
 static const struct writer *const writers[] = { &writer_csv, &writer_folded };
@@ -85,4 +86,30 @@ int output_write_file(const struct writer *w, const char *path, const struct pro
 	if (r != 0)
 		unlink(tmp);
 	return r;
+}
+
+int output_sort_key(const char *key, const char *const *names, const int *roles, size_t n,
+		    struct output_opts *o)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(key, names[i]) == 0) {
+			o->sort = OUT_SORT_EVENT;
+			o->sort_index = (int)i;
+			return 0;
+		}
+	}
+	int m = metric_by_key(key);
+	if (m < 0)
+		return -1;
+	enum metric have[MET_N];
+	int where[COUNTS_ROLES];
+	size_t nm = metrics_for(roles, n, have, where);
+	for (size_t i = 0; i < nm; i++) {
+		if ((int)have[i] == m) {
+			o->sort = OUT_SORT_METRIC;
+			o->sort_index = m;
+			return 0;
+		}
+	}
+	return -1;
 }

@@ -1,13 +1,12 @@
-/* rows.c - per-location rows sorted for the tabular writers. */
+/* rows.c - per-location rows, their metrics, sorted for the tabular writers. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rows.h"
 
-static int cmp_rows(const void *a, const void *b)
+static int cmp_default(const struct row *x, const struct row *y)
 {
-	const struct row *x = a, *y = b;
 	if (x->self != y->self)
 		return x->self < y->self ? 1 : -1;
 	if (x->total != y->total)
@@ -21,28 +20,81 @@ static int cmp_rows(const void *a, const void *b)
 	return (x->frame->line > y->frame->line) - (x->frame->line < y->frame->line);
 }
 
-int rows_build(const struct profile *p, struct row **out)
+/* qsort has no context argument: the order in force while sorting. */
+static const struct output_opts *sort_by;
+
+static int cmp_rows(const void *a, const void *b)
 {
+	const struct row *x = a, *y = b;
+	int k = sort_by ? sort_by->sort_index : 0;
+	if (sort_by && sort_by->sort == OUT_SORT_EVENT) {
+		if (x->selfv[k] != y->selfv[k])
+			return x->selfv[k] < y->selfv[k] ? 1 : -1;
+		if (x->totalv[k] != y->totalv[k])
+			return x->totalv[k] < y->totalv[k] ? 1 : -1;
+	} else if (sort_by && sort_by->sort == OUT_SORT_METRIC) {
+		/* rows without the metric go last */
+		int hx = (x->met_ok >> k) & 1, hy = (y->met_ok >> k) & 1;
+		if (hx != hy)
+			return hy - hx;
+		if (hx && x->met[k] != y->met[k])
+			return x->met[k] < y->met[k] ? 1 : -1;
+	}
+	return cmp_default(x, y);
+}
+
+int rows_build(const struct profile *p, const struct output_opts *o, struct rows *out)
+{
+	memset(out, 0, sizeof(*out));
 	uint64_t *self, *total;
-	if (profile_totals(p, &self, &total) < 0)
+	if (profile_totals_counts(p, &self, &total, &out->selfv, &out->totalv) < 0)
 		return -ENOMEM;
-	size_t nf = profile_nframes(p);
-	struct row *rows = malloc((nf ? nf : 1) * sizeof(*rows));
-	if (!rows) {
+	size_t nf = profile_nframes(p), nev = profile_nevents(p);
+	out->nev = nev;
+	int roles[PROF_EVENTS_MAX], where[COUNTS_ROLES];
+	for (size_t k = 0; k < nev; k++)
+		roles[k] = profile_event(p, k)->role;
+	out->nmet = metrics_for(roles, nev, out->met, where);
+	out->v = malloc((nf ? nf : 1) * sizeof(*out->v));
+	if (!out->v) {
 		free(self);
 		free(total);
+		rows_free(out);
 		return -ENOMEM;
 	}
-	int n = 0;
+	static const uint64_t none[1];
 	for (uint32_t id = 0; id < nf; id++) {
 		const struct prof_frame *f = profile_frame_get(p, id);
-		if (f->kind == PROF_THREAD || !total[id])
+		if (f->kind == PROF_THREAD)
 			continue;
-		rows[n++] = (struct row){ f, self[id], total[id] };
+		const uint64_t *sv = nev ? &out->selfv[(size_t)id * nev] : none;
+		const uint64_t *tv = nev ? &out->totalv[(size_t)id * nev] : none;
+		int any = total[id] != 0;
+		for (size_t k = 0; k < nev && !any; k++)
+			any = tv[k] != 0;
+		if (!any)
+			continue;
+		struct row *r = &out->v[out->n++];
+		*r = (struct row){ .frame = f, .self = self[id], .total = total[id],
+				   .selfv = sv, .totalv = tv };
+		for (size_t i = 0; i < out->nmet; i++) {
+			enum metric m = out->met[i];
+			if (metric_value(m, tv, where, total[id], &r->met[m]) == 0)
+				r->met_ok |= 1u << m;
+		}
 	}
 	free(self);
 	free(total);
-	qsort(rows, (size_t)n, sizeof(*rows), cmp_rows);
-	*out = rows;
-	return n;
+	sort_by = o;
+	qsort(out->v, (size_t)out->n, sizeof(*out->v), cmp_rows);
+	sort_by = NULL;
+	return 0;
+}
+
+void rows_free(struct rows *r)
+{
+	free(r->v);
+	free(r->selfv);
+	free(r->totalv);
+	memset(r, 0, sizeof(*r));
 }

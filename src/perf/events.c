@@ -1,5 +1,9 @@
 /*
- * events.c - one cpu-clock sampling event and ring buffer per thread.
+ * events.c - the events of every thread: a group (a sampling leader and
+ * counted members) plus events that sample alone, all writing into one
+ * ring buffer per thread (the leader's; the others are redirected there).
+ * Every sample starts with PERF_SAMPLE_IDENTIFIER, so a record tells which
+ * event wrote it.
  *
  * Ring buffer protocol (see perf_event_open(2) and the kernel's
  * tools/lib/perf/mmap.c): data_head is read with acquire semantics so the
@@ -22,8 +26,10 @@
 
 struct perf_thread {
 	pid_t tid;
-	int fd;
+	int fd;                   /* the leader's: its buffer is the thread's */
 	int gone;                 /* close once drained */
+	int fds[PERF_EVENTS_MAX]; /* fds[0] == fd */
+	uint64_t ids[PERF_EVENTS_MAX];
 	struct perf_event_mmap_page *meta;
 	uint8_t *data;            /* data_pages pages after the meta page */
 	size_t size;              /* bytes of data, a power of two */
@@ -38,13 +44,49 @@ int perf_set_init(struct perf_set *s, pid_t pid, unsigned hz)
 {
 	memset(s, 0, sizeof(*s));
 	s->pid = pid;
-	s->period_ns = hz ? 1000000000ull / hz : 10000000ull;
 	s->sample_type = PERF_SAMPLE_FIELDS_DEFAULT;
+	s->failed_event = -1;
+	struct perf_event_attr *a = &s->ev[0].attr;
+	a->type = PERF_TYPE_SOFTWARE;
+	a->config = PERF_COUNT_SW_CPU_CLOCK;
+	a->sample_period = hz ? 1000000000ull / hz : 10000000ull;
+	/* User-space samples only: that is all a Python profile needs, and it
+	 * is what kernel.perf_event_paranoid=2 allows an unprivileged user. */
+	a->exclude_kernel = 1;
+	a->exclude_hv = 1;
+	s->ev[0].role = PERF_EV_LEADER;
+	s->nev = 1;
 	/* 16 pages hold ~1300 samples of 48 bytes: over a second at 1 kHz, far
 	 * more than one poll interval, at 68 KiB per thread. */
 	s->data_pages = 16;
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	return s->epfd < 0 ? -errno : 0;
+}
+
+int perf_set_events(struct perf_set *s, const struct perf_ev_def *defs, size_t n)
+{
+	if (n < 1 || n > PERF_EVENTS_MAX || defs[0].role != PERF_EV_LEADER)
+		return -EINVAL;
+	for (size_t i = 1; i < n; i++)
+		if (defs[i].role == PERF_EV_LEADER)
+			return -EINVAL;
+	memcpy(s->ev, defs, n * sizeof(*defs));
+	s->nev = n;
+	s->sample_type |= PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_READ;
+	s->read_format = PERF_FORMAT_GROUP | PERF_FORMAT_ID | PERF_FORMAT_TOTAL_TIME_ENABLED |
+			 PERF_FORMAT_TOTAL_TIME_RUNNING;
+	return 0;
+}
+
+int perf_set_event_of(const struct perf_set *s, uint64_t id)
+{
+	const struct perf_thread *t = s->cur;
+	if (!t)
+		return -1;
+	for (size_t i = 0; i < s->nev; i++)
+		if (t->ids[i] == id)
+			return (int)i;
+	return -1;
 }
 
 int perf_set_native(struct perf_set *s, uint64_t regs_mask, uint32_t stack_size)
@@ -68,10 +110,13 @@ static void thread_close(struct perf_thread *t)
 {
 	if (t->meta)
 		munmap(t->meta, (size_t)page_size() + t->size);
-	if (t->fd >= 0)
-		close(t->fd);
+	for (size_t i = 0; i < PERF_EVENTS_MAX; i++)
+		if (t->fds[i] >= 0)
+			close(t->fds[i]);
 	t->meta = NULL;
 	t->fd = -1;
+	for (size_t i = 0; i < PERF_EVENTS_MAX; i++)
+		t->fds[i] = -1;
 }
 
 void perf_set_release(struct perf_set *s)
@@ -104,72 +149,116 @@ size_t perf_set_threads(const struct perf_set *s)
 	return k;
 }
 
+/* The attr of event i for thread sampling. */
+static void event_attr(const struct perf_set *s, size_t i, struct perf_event_attr *a)
+{
+	const struct perf_ev_def *d = &s->ev[i];
+	*a = d->attr;
+	a->size = sizeof(*a);
+	if (d->path)
+		a->config1 = (uint64_t)(uintptr_t)d->path;
+	a->use_clockid = 1;
+	a->clockid = CLOCK_MONOTONIC;
+	a->sample_id_all = 1;
+	a->disabled = 0;
+	a->inherit = 0;
+	if (d->role == PERF_EV_MEMBER) {
+		a->sample_period = 0;
+		a->freq = 0;
+		a->read_format = s->read_format;
+		return;
+	}
+	a->sample_type = s->sample_type;
+	a->read_format = s->read_format;
+	a->sample_regs_user = s->regs_user;
+	a->sample_stack_user = s->stack_user;
+	/* Wake the reader on every sample: the Python stack is read after the
+	 * sample, and the sooner the closer to where the sample was taken. */
+	a->wakeup_events = 1;
+	if (d->role != PERF_EV_LEADER)
+		return;
+	/* The side records come once, from the leader. Executable mappings
+	 * made while sampling (a module imported, a library dlopen'ed), with
+	 * inode and build-id data (mmap2); FORK/EXIT as threads come and go;
+	 * COMM for thread names. */
+	a->mmap = s->mmap ? 1 : 0;
+	a->mmap2 = s->mmap ? 1 : 0;
+	a->task = 1;
+	a->comm = 1;
+}
+
+static int open_event(const struct perf_set *s, size_t i, pid_t tid, int group_fd)
+{
+	struct perf_event_attr a;
+	event_attr(s, i, &a);
+	int fd = (int)syscall(SYS_perf_event_open, &a, tid, -1, group_fd, PERF_FLAG_FD_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
 int perf_set_add_thread(struct perf_set *s, pid_t tid)
 {
 	if (find(s, tid))
 		return 0;
-	struct perf_event_attr a;
-	memset(&a, 0, sizeof(a));
-	a.size = sizeof(a);
-	a.type = PERF_TYPE_SOFTWARE;
-	a.config = PERF_COUNT_SW_CPU_CLOCK;
-	a.sample_period = s->period_ns;
-	a.sample_type = s->sample_type;
-	a.sample_regs_user = s->regs_user;
-	a.sample_stack_user = s->stack_user;
-	/* Executable mappings made while sampling (a module imported, a
-	 * library dlopen'ed), with inode and build-id data (mmap2). */
-	a.mmap = s->mmap ? 1 : 0;
-	a.mmap2 = s->mmap ? 1 : 0;
-	/* User-space samples only: that is all a Python profile needs, and it
-	 * is what kernel.perf_event_paranoid=2 allows an unprivileged user. */
-	a.exclude_kernel = 1;
-	a.exclude_hv = 1;
-	a.task = 1;               /* FORK/EXIT records: threads come and go */
-	a.comm = 1;               /* thread names */
-	a.sample_id_all = 1;
-	a.use_clockid = 1;
-	a.clockid = CLOCK_MONOTONIC;
-	/* Wake the reader on every sample: the Python stack is read after the
-	 * sample, and the sooner the closer to where the sample was taken. */
-	a.wakeup_events = 1;
-
-	int fd = (int)syscall(SYS_perf_event_open, &a, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	size_t psz = (size_t)page_size();
-	size_t size = s->data_pages * psz;
-	void *m = mmap(NULL, psz + size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (m == MAP_FAILED) {
-		int err = -errno;
-		close(fd);
-		return err;
-	}
-	struct perf_thread *t = malloc(sizeof(*t));
-	if (t && s->n == s->cap) {
-		size_t ncap = s->cap ? s->cap * 2 : 16;
-		struct perf_thread **nv = realloc(s->v, ncap * sizeof(*nv));
-		if (nv) {
-			s->v = nv;
-			s->cap = ncap;
+	struct perf_thread *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->tid = tid;
+	for (size_t i = 0; i < PERF_EVENTS_MAX; i++)
+		t->fds[i] = -1;
+	int err = 0;
+	for (size_t i = 0; i < s->nev; i++) {
+		int group = s->ev[i].role == PERF_EV_MEMBER ? t->fds[0] : -1;
+		int fd = open_event(s, i, tid, group);
+		if (fd < 0) {
+			err = fd;
+			s->failed_event = (int)i;
+			goto fail;
+		}
+		t->fds[i] = fd;
+		if (s->nev > 1 && ioctl(fd, PERF_EVENT_IOC_ID, &t->ids[i]) < 0) {
+			err = -errno;
+			goto fail;
 		}
 	}
-	if (!t || s->n == s->cap) {
-		free(t);
-		munmap(m, psz + size);
-		close(fd);
-		return -ENOMEM;
+	t->fd = t->fds[0];
+	size_t psz = (size_t)page_size();
+	t->size = s->data_pages * psz;
+	void *m = mmap(NULL, psz + t->size, PROT_READ | PROT_WRITE, MAP_SHARED, t->fd, 0);
+	if (m == MAP_FAILED) {
+		err = -errno;
+		goto fail;
 	}
-	*t = (struct perf_thread){ tid, fd, 0, m, (uint8_t *)m + psz, size };
+	t->meta = m;
+	t->data = (uint8_t *)m + psz;
+	for (size_t i = 1; i < s->nev; i++) {
+		if (s->ev[i].role == PERF_EV_SOLO &&
+		    ioctl(t->fds[i], PERF_EVENT_IOC_SET_OUTPUT, t->fd) < 0) {
+			err = -errno;
+			s->failed_event = (int)i;
+			goto fail;
+		}
+	}
+	if (s->n == s->cap) {
+		size_t ncap = s->cap ? s->cap * 2 : 16;
+		struct perf_thread **nv = realloc(s->v, ncap * sizeof(*nv));
+		if (!nv) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		s->v = nv;
+		s->cap = ncap;
+	}
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)s->n };
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		int err = -errno;
-		thread_close(t);
-		free(t);
-		return err;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, t->fd, &ev) < 0) {
+		err = -errno;
+		goto fail;
 	}
 	s->v[s->n++] = t;
 	return 0;
+fail:
+	thread_close(t);
+	free(t);
+	return err;
 }
 
 void perf_set_thread_gone(struct perf_set *s, pid_t tid)
@@ -215,6 +304,7 @@ static int drain(struct perf_set *s, struct perf_thread *t, const struct perf_ha
 		}
 		const struct perf_parse_cfg cfg = {
 			.sample_type = s->sample_type, .sample_regs_user = s->regs_user,
+			.read_format = s->read_format,
 		};
 		if (perf_parse_record_cfg(rec, hdr.size, &cfg, h) < 0)
 			s->bad_records++;
@@ -244,7 +334,9 @@ int perf_set_poll(struct perf_set *s, int timeout_ms, const struct perf_handlers
 		struct perf_thread *t = s->v[i];
 		if (t->fd < 0)
 			continue;
+		s->cur = t;
 		handled += drain(s, t, h);
+		s->cur = NULL;
 		if (t->gone) {
 			epoll_ctl(s->epfd, EPOLL_CTL_DEL, t->fd, NULL);
 			thread_close(t);

@@ -17,6 +17,10 @@ struct profile {
 	size_t child_slots_cap;
 
 	uint64_t samples;
+
+	struct prof_event events[PROF_EVENTS_MAX];
+	size_t nev;
+	uint64_t *counts;            /* nodes_cap * nev: each node's own counts */
 };
 
 static uint64_t mix(uint64_t x)
@@ -40,19 +44,43 @@ static uint64_t child_hash(uint32_t parent, uint32_t frame)
 	return mix(((uint64_t)parent << 32) | frame);
 }
 
-struct profile *profile_new(void)
+struct profile *profile_new_events(const struct prof_event *ev, size_t nev)
 {
+	if (nev > PROF_EVENTS_MAX)
+		return NULL;
 	struct profile *p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
 	p->nodes_cap = 1024;
 	p->nodes = calloc(p->nodes_cap, sizeof(*p->nodes));
-	if (!p->nodes) {
+	p->nev = nev;
+	if (nev) {
+		memcpy(p->events, ev, nev * sizeof(*ev));
+		p->counts = calloc(p->nodes_cap * nev, sizeof(*p->counts));
+	}
+	if (!p->nodes || (nev && !p->counts)) {
+		free(p->nodes);
+		free(p->counts);
 		free(p);
 		return NULL;
 	}
 	p->nnodes = 1;   /* the root */
 	return p;
+}
+
+struct profile *profile_new(void)
+{
+	return profile_new_events(NULL, 0);
+}
+
+size_t profile_nevents(const struct profile *p)
+{
+	return p->nev;
+}
+
+const struct prof_event *profile_event(const struct profile *p, size_t k)
+{
+	return k < p->nev ? &p->events[k] : NULL;
 }
 
 void profile_free(struct profile *p)
@@ -63,6 +91,7 @@ void profile_free(struct profile *p)
 	free(p->frame_slots);
 	free(p->nodes);
 	free(p->child_slots);
+	free(p->counts);
 	free(p);
 }
 
@@ -155,6 +184,14 @@ static uint32_t child(struct profile *p, uint32_t parent, uint32_t frame)
 		if (!nv)
 			return UINT32_MAX;
 		p->nodes = nv;
+		if (p->nev) {
+			uint64_t *nc = realloc(p->counts, cap * p->nev * sizeof(*nc));
+			if (!nc)
+				return UINT32_MAX;
+			memset(nc + p->nodes_cap * p->nev, 0,
+			       (cap - p->nodes_cap) * p->nev * sizeof(*nc));
+			p->counts = nc;
+		}
 		p->nodes_cap = cap;
 	}
 	uint32_t id = (uint32_t)p->nnodes++;
@@ -163,7 +200,8 @@ static uint32_t child(struct profile *p, uint32_t parent, uint32_t frame)
 	return id;
 }
 
-uint32_t profile_add(struct profile *p, const uint32_t *frames, size_t n, uint64_t count)
+uint32_t profile_add_counts(struct profile *p, const uint32_t *frames, size_t n,
+			    uint64_t count, const uint64_t *vals)
 {
 	uint32_t node = PROF_ROOT;
 	for (size_t i = 0; i < n; i++) {
@@ -173,7 +211,40 @@ uint32_t profile_add(struct profile *p, const uint32_t *frames, size_t n, uint64
 	}
 	p->nodes[node].self += count;
 	p->samples += count;
+	if (vals)
+		for (size_t k = 0; k < p->nev; k++)
+			p->counts[(size_t)node * p->nev + k] += vals[k];
 	return node;
+}
+
+uint32_t profile_add(struct profile *p, const uint32_t *frames, size_t n, uint64_t count)
+{
+	return profile_add_counts(p, frames, n, count, NULL);
+}
+
+const uint64_t *profile_node_counts(const struct profile *p, uint32_t id)
+{
+	return p->nev && id < p->nnodes ? &p->counts[(size_t)id * p->nev] : NULL;
+}
+
+/* Does node id carry anything: samples or counts? */
+static int node_has(const struct profile *p, uint32_t id)
+{
+	if (p->nodes[id].self)
+		return 1;
+	for (size_t k = 0; k < p->nev; k++)
+		if (p->counts[(size_t)id * p->nev + k])
+			return 1;
+	return 0;
+}
+
+void profile_count_totals(const struct profile *p, uint64_t *out)
+{
+	for (size_t k = 0; k < p->nev; k++)
+		out[k] = 0;
+	for (uint32_t id = 1; id < p->nnodes; id++)
+		for (size_t k = 0; k < p->nev; k++)
+			out[k] += p->counts[(size_t)id * p->nev + k];
 }
 
 uint64_t profile_samples(const struct profile *p)
@@ -201,49 +272,73 @@ const struct prof_node *profile_node(const struct profile *p, uint32_t id)
 	return id < p->nnodes ? &p->nodes[id] : NULL;
 }
 
-int profile_totals(const struct profile *p, uint64_t **self_out, uint64_t **total_out)
+int profile_totals_counts(const struct profile *p, uint64_t **self_out, uint64_t **total_out,
+			  uint64_t **selfv_out, uint64_t **totalv_out)
 {
-	size_t nf = p->nframes ? p->nframes : 1;
+	size_t nf = p->nframes ? p->nframes : 1, nev = p->nev;
 	uint64_t *self = calloc(nf, sizeof(*self));
 	uint64_t *total = calloc(nf, sizeof(*total));
 	uint32_t *stamp = calloc(nf, sizeof(*stamp));
-	if (!self || !total || !stamp) {
+	uint64_t *selfv = nev ? calloc(nf * nev, sizeof(*selfv)) : NULL;
+	uint64_t *totalv = nev ? calloc(nf * nev, sizeof(*totalv)) : NULL;
+	if (!self || !total || !stamp || (nev && (!selfv || !totalv))) {
 		free(self);
 		free(total);
 		free(stamp);
+		free(selfv);
+		free(totalv);
 		return -ENOMEM;
 	}
-	/* For each node with samples, walk to the root once, counting each
-	 * frame once per stack (the stamp) so recursion is not counted twice. */
+	/* For each node with samples or counts, walk to the root once,
+	 * counting each frame once per stack (the stamp) so recursion is not
+	 * counted twice. */
 	for (uint32_t id = 1; id < p->nnodes; id++) {
 		const struct prof_node *leaf = &p->nodes[id];
-		if (!leaf->self)
+		if (!node_has(p, id))
 			continue;
+		const uint64_t *c = nev ? &p->counts[(size_t)id * nev] : NULL;
 		self[leaf->frame] += leaf->self;
+		for (size_t k = 0; k < nev; k++)
+			selfv[(size_t)leaf->frame * nev + k] += c[k];
 		for (uint32_t n = id; n != PROF_ROOT; n = p->nodes[n].parent) {
 			uint32_t f = p->nodes[n].frame;
 			if (stamp[f] == id)
 				continue;
 			stamp[f] = id;
 			total[f] += leaf->self;
+			for (size_t k = 0; k < nev; k++)
+				totalv[(size_t)f * nev + k] += c[k];
 		}
 	}
 	free(stamp);
 	*self_out = self;
 	*total_out = total;
+	if (selfv_out)
+		*selfv_out = selfv;
+	else
+		free(selfv);
+	if (totalv_out)
+		*totalv_out = totalv;
+	else
+		free(totalv);
 	return 0;
+}
+
+int profile_totals(const struct profile *p, uint64_t **self_out, uint64_t **total_out)
+{
+	return profile_totals_counts(p, self_out, total_out, NULL, NULL);
 }
 
 struct profile *profile_without_threads(const struct profile *p)
 {
-	struct profile *q = profile_new();
+	struct profile *q = profile_new_events(p->events, p->nev);
 	uint32_t *path = NULL;
 	size_t cap = 0;
 	if (!q)
 		return NULL;
 	for (uint32_t id = 1; id < p->nnodes; id++) {
 		const struct prof_node *leaf = &p->nodes[id];
-		if (!leaf->self)
+		if (!node_has(p, id))
 			continue;
 		if (leaf->depth > cap) {
 			cap = leaf->depth * 2;
@@ -267,7 +362,8 @@ struct profile *profile_without_threads(const struct profile *p)
 			path[a] = path[b];
 			path[b] = t;
 		}
-		if (profile_add(q, path, n, leaf->self) == UINT32_MAX)
+		if (profile_add_counts(q, path, n, leaf->self, profile_node_counts(p, id)) ==
+		    UINT32_MAX)
 			goto fail;
 	}
 	free(path);

@@ -141,52 +141,90 @@ def parse_summary(stderr_text, context=""):
 
 
 class CsvRow:
-    def __init__(self, fields):
+    def __init__(self, fields, extra_names=()):
         (self.function, self.file, line, self_s, total_s,
-         self.self_pct, self.total_pct) = fields
+         self.self_pct, self.total_pct) = fields[:7]
         self.line = int(line)
         self.self_samples = int(self_s)
         self.total_samples = int(total_s)
+        # event columns (EVENT_self, EVENT_total) and metrics, by header name
+        self.extra = dict(zip(extra_names, fields[7:]))
+
+    def count(self, column):
+        """An event column's value as an int (EVENT_self / EVENT_total)."""
+        return int(self.extra[column])
+
+    def metric(self, column):
+        """A metric column's value, or None where it is empty."""
+        v = self.extra[column]
+        return float(v) if v != "" else None
 
     def __repr__(self):
         return "CsvRow(%r, %r, %d, self=%d, total=%d)" % (
             self.function, self.file, self.line, self.self_samples, self.total_samples)
 
 
-def parse_csv(text, summary, context=""):
-    """Parse and check a CSV profile; returns the rows."""
+def parse_csv(text, summary, context="", sorted_by_samples=True, solo_samples=0):
+    """Parse and check a CSV profile; returns the rows.
+
+    The first seven columns are fixed; event columns (EVENT_self,
+    EVENT_total, integers) and metric columns follow.  solo_samples: samples
+    of events that sample on their own (they count in the summary but are
+    not samples of the first event)."""
     first = text.split("\n", 1)[0].rstrip("\r")
-    assert first == CSV_HEADER, "CSV header is %r, expected %r%s" % (first, CSV_HEADER, context)
+    assert first.startswith(CSV_HEADER), "CSV header is %r, expected it to start with %r%s" % (
+        first, CSV_HEADER, context)
     records = list(csv.reader(io.StringIO(text, newline="")))
+    header = records[0]
+    extra = header[7:]
     rows = []
     for rec in records[1:]:
         if not rec:
             continue
-        assert len(rec) == 7, "CSV row with %d fields: %r%s" % (len(rec), rec, context)
+        assert len(rec) == len(header), "CSV row with %d fields, header has %d: %r%s" % (
+            len(rec), len(header), rec, context)
         for i in (2, 3, 4):
             assert re.match(r"^\d+$", rec[i]), "CSV row %r: field %d is not an integer%s" % (rec, i + 1, context)
         for i in (5, 6):
             assert PCT_RE.match(rec[i]), "CSV row %r: percentage %r is not written with 2 decimals%s" % (rec, rec[i], context)
-        rows.append(CsvRow(rec))
+        for i, name in enumerate(extra, 7):
+            if name.endswith("_self") or name.endswith("_total"):
+                assert re.match(r"^\d+$", rec[i]), "CSV row %r: %s is not an integer%s" % (
+                    rec, name, context)
+            else:
+                assert re.match(r"^(\d+\.\d{3})?$", rec[i]), \
+                    "CSV row %r: metric %s %r is not empty or written with 3 decimals%s" % (
+                        rec, name, rec[i], context)
+        rows.append(CsvRow(rec, extra))
+    for name in extra:
+        if name.endswith("_self"):
+            ev = name[:-len("_self")]
+            for r in rows:
+                assert r.count(ev + "_total") >= r.count(name), \
+                    "row %r: %s_total < %s%s" % (r, ev, name, context)
     selfs = [r.self_samples for r in rows]
-    assert selfs == sorted(selfs, reverse=True), \
-        "CSV rows are not sorted by self_samples descending: %r%s" % (selfs[:30], context)
+    if sorted_by_samples:
+        assert selfs == sorted(selfs, reverse=True), \
+            "CSV rows are not sorted by self_samples descending: %r%s" % (selfs[:30], context)
+    summary_samples = summary.samples - solo_samples
     keys = [(r.function, r.file, r.line) for r in rows]
     assert len(keys) == len(set(keys)), "CSV has duplicate (function, file, line) rows%s" % context
-    assert sum(selfs) == summary.samples, \
-        "sum of self_samples is %d but stderr says %d samples%s" % (sum(selfs), summary.samples, context)
+    assert sum(selfs) == summary_samples, \
+        "sum of self_samples is %d but stderr says %d samples%s" % (sum(selfs), summary_samples, context)
     for r in rows:
         assert r.total_samples >= r.self_samples, "row %r: total < self%s" % (r, context)
-        if summary.samples:
+        if summary_samples:
             for pct, n in ((r.self_pct, r.self_samples), (r.total_pct, r.total_samples)):
-                want = 100.0 * n / summary.samples
+                want = 100.0 * n / summary_samples
                 assert abs(float(pct) - want) <= 0.0051, \
                     "row %r: percentage %s, expected %.4f%s" % (r, pct, want, context)
     return rows
 
 
-def parse_collapsed(text, summary, context=""):
-    """Parse and check collapsed stacks; returns [(frames, count)]."""
+def parse_collapsed(text, summary, context="", weighted=False):
+    """Parse and check collapsed stacks; returns [(frames, count)].
+
+    weighted: the counts are an event's (--weight), not samples."""
     stacks = []
     lines = text.split("\n")
     if lines and lines[-1] == "":
@@ -196,7 +234,7 @@ def parse_collapsed(text, summary, context=""):
         body, count = line.rsplit(" ", 1)
         stacks.append((body.split(";"), int(count)))
     total = sum(c for _, c in stacks)
-    assert total == summary.samples, \
+    assert weighted or total == summary.samples, \
         "collapsed counts add up to %d but stderr says %d samples%s" % (total, summary.samples, context)
     return stacks
 
@@ -212,7 +250,7 @@ class Recording:
 
 
 def record(binary, pid, outdir, fmt="csv", freq=500, duration=2, extra=(), timeout=None,
-           prefix=()):
+           prefix=(), **csv_checks):
     """Run `pyrometer record` to a file and check what every run must satisfy.
 
     outdir must be a fresh, empty directory: afterwards it must hold exactly the
@@ -227,10 +265,10 @@ def record(binary, pid, outdir, fmt="csv", freq=500, duration=2, extra=(), timeo
         cmd += ["-d", duration]
     cmd += ["-o", out] + list(extra)
     res = run(cmd, timeout or (duration or 0) + 60)
-    return finish_recording(res, out)
+    return finish_recording(res, out, **csv_checks)
 
 
-def finish_recording(res, out):
+def finish_recording(res, out, weighted=False, **csv_checks):
     """Checks shared by record() and by tests that drive pyrometer with Popen."""
     rec = Recording()
     rec.result = res
@@ -248,9 +286,9 @@ def finish_recording(res, out):
     ctx += "\n  output file:" + _clip(rec.text)
     rec.context = ctx
     if out.suffix == ".csv":
-        rec.rows = parse_csv(rec.text, rec.summary, ctx)
+        rec.rows = parse_csv(rec.text, rec.summary, ctx, **csv_checks)
     elif out.suffix in (".txt", ".folded"):
-        rec.stacks = parse_collapsed(rec.text, rec.summary, ctx)
+        rec.stacks = parse_collapsed(rec.text, rec.summary, ctx, weighted)
     return rec
 
 
