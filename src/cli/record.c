@@ -538,10 +538,13 @@ static void events_line(const struct recorder *r)
 	}
 	/* The group runs as one: its members share the time it ran. */
 	if (r->ccfg.nmembers && r->cstats.enabled &&
-	    r->cstats.running * 1000 < r->cstats.enabled * 995)
-		fprintf(stderr, "; multiplexed: the group was counted %.1f%% of the time "
-			"(counts scaled)", 100.0 * (double)r->cstats.running /
-			(double)r->cstats.enabled);
+	    r->cstats.running * 1000 < r->cstats.enabled * 995) {
+		fputs("; multiplexed:", stderr);
+		for (size_t k = 0; k < r->ccfg.nmembers; k++)
+			fprintf(stderr, "%s %s", k ? "," : "", r->ev[r->ccfg.members[k]].name);
+		fprintf(stderr, " counted %.1f%% of the time (scaled)",
+			100.0 * (double)r->cstats.running / (double)r->cstats.enabled);
+	}
 	if (r->cstats.bad_reads)
 		fprintf(stderr, "; %llu group reads did not match the group",
 			(unsigned long long)r->cstats.bad_reads);

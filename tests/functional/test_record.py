@@ -59,8 +59,13 @@ def test_expensive_line_is_top(python, spawn, pyrometer, tmp_path):
         "top row should be the expensive line hot_lines %s:%d, got %r%s" % (t.script, line, top, rec.context)
 
 
-TABLE_HEADER_RE = re.compile(r"^\s*OWN%\s+TOTAL%\s+FUNCTION\s+LOCATION\s*$")
-TABLE_ROW_RE = re.compile(r"^\s*(\d+\.\d\d)\s+(\d+\.\d\d)\s+(.+?)(?:\s+(\S*:\d+))?\s*$")
+# OWN% TOTAL%, then a column per event and per derived metric, then FUNCTION LOCATION
+TABLE_HEADER_RE = re.compile(r"^\s*OWN%\s+TOTAL%((?:\s+\S+)*?)\s+FUNCTION\s+LOCATION\s*$")
+
+
+def table_row_re(ncols):
+    return re.compile(r"^\s*(\d+\.\d\d)\s+(\d+\.\d\d)" + r"\s+\S+" * ncols +
+                      r"\s+(.+?)(?:\s+(\S*:\d+))?\s*$")
 
 
 def test_table_on_stdout(python, spawn, pyrometer):
@@ -71,11 +76,17 @@ def test_table_on_stdout(python, spawn, pyrometer):
     assert res.returncode == 0, "record without -o failed" + ctx
     pyro.parse_summary(pyro.decode_utf8(res.stderr, "stderr"), ctx)
     lines = [l for l in pyro.decode_utf8(res.stdout, "stdout").split("\n") if l.strip()]
-    assert lines and TABLE_HEADER_RE.match(lines[0]), "table header missing" + ctx
+    m = TABLE_HEADER_RE.match(lines[0]) if lines else None
+    assert m, "table header missing" + ctx
+    columns = m.group(1).split()
+    assert "cpu-clock" in columns or "cycles" in columns, \
+        "the table has no column for the sampling event: %r%s" % (columns, ctx)
+    row_re = table_row_re(len(columns))
     rows = []
     for l in lines[1:]:
-        m = TABLE_ROW_RE.match(l)
-        assert m, "table line %r does not look like 'OWN%% TOTAL%% FUNCTION LOCATION'%s" % (l, ctx)
+        m = row_re.match(l)
+        assert m, "table line %r does not look like 'OWN%% TOTAL%% %s FUNCTION LOCATION'%s" % (
+            l, " ".join(columns), ctx)
         rows.append(m.groups())
     assert 1 <= len(rows) <= 20, "expected 1 to 20 rows, got %d%s" % (len(rows), ctx)
     owns = [float(r[0]) for r in rows]
