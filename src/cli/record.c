@@ -172,11 +172,13 @@ static void on_sample(void *ctx, const struct perf_sample *s)
 	if (ev < 0)
 		return;
 	r->ev_samples[ev]++;
-	counts_sample(&r->ccfg, &t->counts, ev, s->period,
+	/* a sampler with a fixed period has no period in its samples */
+	uint64_t period = s->period ? s->period : r->perf.ev[ev].attr.sample_period;
+	counts_sample(&r->ccfg, &t->counts, ev, period,
 		      (s->has & PERF_HAS_READ) ? &s->read : NULL, r->vals, &r->cstats);
 	struct raw_sample rs = {
 		.time = s->time, .pid = s->pid, .tid = s->tid, .cpu = s->cpu,
-		.period = s->period, .event = ev, .counts = r->vals,
+		.period = period, .event = ev, .counts = r->vals,
 	};
 	/* The sampled SP bounds the thread's C stack for the Python reader. */
 	uint64_t sp = 0;

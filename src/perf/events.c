@@ -149,6 +149,20 @@ size_t perf_set_threads(const struct perf_set *s)
 	return k;
 }
 
+/*
+ * What event i's samples carry. A sampler with a fixed period leaves out
+ * PERF_SAMPLE_PERIOD (its period is known): with that bit, recent kernels
+ * make a software event, tracepoint or uprobe sample at every occurrence
+ * whatever its period.
+ */
+static uint64_t event_sample_type(const struct perf_set *s, size_t i)
+{
+	const struct perf_ev_def *d = &s->ev[i];
+	if ((s->sample_type & PERF_SAMPLE_IDENTIFIER) && !d->attr.freq)
+		return s->sample_type & ~(uint64_t)PERF_SAMPLE_PERIOD;
+	return s->sample_type;
+}
+
 /* The attr of event i for thread sampling. */
 static void event_attr(const struct perf_set *s, size_t i, struct perf_event_attr *a)
 {
@@ -168,7 +182,7 @@ static void event_attr(const struct perf_set *s, size_t i, struct perf_event_att
 		a->read_format = s->read_format;
 		return;
 	}
-	a->sample_type = s->sample_type;
+	a->sample_type = event_sample_type(s, i);
 	a->read_format = s->read_format;
 	a->sample_regs_user = s->regs_user;
 	a->sample_stack_user = s->stack_user;
@@ -215,7 +229,8 @@ int perf_set_add_thread(struct perf_set *s, pid_t tid)
 			goto fail;
 		}
 		t->fds[i] = fd;
-		if (s->nev > 1 && ioctl(fd, PERF_EVENT_IOC_ID, &t->ids[i]) < 0) {
+		if ((s->sample_type & PERF_SAMPLE_IDENTIFIER) &&
+		    ioctl(fd, PERF_EVENT_IOC_ID, &t->ids[i]) < 0) {
 			err = -errno;
 			goto fail;
 		}
@@ -302,10 +317,20 @@ static int drain(struct perf_set *s, struct perf_thread *t, const struct perf_ha
 			memcpy(s->scratch + first, t->data, hdr.size - first);
 			rec = s->scratch;
 		}
-		const struct perf_parse_cfg cfg = {
+		struct perf_parse_cfg cfg = {
 			.sample_type = s->sample_type, .sample_regs_user = s->regs_user,
 			.read_format = s->read_format,
 		};
+		/* Samplers differ in what their samples carry: a sample names
+		 * its event in its first field. */
+		if ((s->sample_type & PERF_SAMPLE_IDENTIFIER) && hdr.type == PERF_RECORD_SAMPLE &&
+		    hdr.size >= sizeof(hdr) + 8) {
+			uint64_t id;
+			memcpy(&id, rec + sizeof(hdr), sizeof(id));
+			for (size_t i = 0; i < s->nev; i++)
+				if (t->ids[i] == id)
+					cfg.sample_type = event_sample_type(s, i);
+		}
 		if (perf_parse_record_cfg(rec, hdr.size, &cfg, h) < 0)
 			s->bad_records++;
 		tail += hdr.size;

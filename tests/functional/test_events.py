@@ -139,6 +139,34 @@ def test_uprobe_lands_in_caller(python, spawn, pyrometer, tmp_path):
         100.0 * caller / hits, ctx)
 
 
+@pytest.mark.parametrize("events,column", [
+    ("cpu-clock", "cpu-clock"),
+    ("page-faults", "page-faults"),
+    ("task-clock,page-faults/period=100/", "task-clock"),
+], ids=["cpu-clock", "page-faults-leader", "task-clock-and-solo"])
+def test_event_sets(events, column, debian_python, spawn, pyrometer, tmp_path):
+    """A single event, a non-clock event sampling at -F, a solo sampler beside the leader."""
+    t = spawn(debian_python, "events_pf.py")
+    rec = record_events(pyrometer, t.pid, tmp_path / "out", events, freq=200, duration=1)
+    names = [e.split("/")[0] for e in events.split(",")]
+    header = rec.text.split("\n", 1)[0]
+    want = "".join(",%s_self,%s_total" % (n, n) for n in names)
+    assert want in header, "header %r lacks %r%s" % (header, want, rec.context)
+    leader = sum(r.self_samples for r in rec.rows)
+    count = event_sum(rec.rows, column + "_self")
+    if column.endswith("-clock"):
+        assert leader >= 20, "only %d samples of %s%s" % (leader, column, rec.context)
+    else:
+        # the kernel's frequency mode adapts the period to a bursty event
+        # slowly (perf record -F gets as few samples): check the count
+        assert leader >= 1 and count >= 10000, "%d samples, %d %s counted%s" % (
+            leader, count, column, rec.context)
+    assert count > 0, "no %s counts%s" % (column, rec.context)
+    # the workload's own functions carry the counts
+    mine = sum(r.count(column + "_total") for r in rec.rows if r.function == "drive")
+    assert mine >= 0.9 * count, "drive() holds %d of %d %s%s" % (mine, count, column, rec.context)
+
+
 # ---------------------------------------------------------------- defaults, fallback, errors
 
 def test_default_events(debian_python, spawn, pyrometer, tmp_path):
