@@ -174,7 +174,11 @@ static void event_attr(const struct perf_set *s, size_t i, struct perf_event_att
 	a->use_clockid = 1;
 	a->clockid = CLOCK_MONOTONIC;
 	a->sample_id_all = 1;
-	a->disabled = 0;
+	/* The group starts disabled and is enabled whole once every member
+	 * is in: a member added to a running group would only be scheduled
+	 * in at the thread's next context switch, which a thread that keeps
+	 * its CPU may never have. */
+	a->disabled = d->role == PERF_EV_LEADER && s->nev > 1;
 	a->inherit = 0;
 	if (d->role == PERF_EV_MEMBER) {
 		a->sample_period = 0;
@@ -252,6 +256,10 @@ int perf_set_add_thread(struct perf_set *s, pid_t tid)
 			s->failed_event = (int)i;
 			goto fail;
 		}
+	}
+	if (s->nev > 1 && ioctl(t->fd, PERF_EVENT_IOC_ENABLE, PERF_IOC_FLAG_GROUP) < 0) {
+		err = -errno;
+		goto fail;
 	}
 	if (s->n == s->cap) {
 		size_t ncap = s->cap ? s->cap * 2 : 16;

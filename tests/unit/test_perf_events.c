@@ -121,9 +121,11 @@ static void test_group_and_solo(void **state)
 	assert_true(v.samples[2] >= faults / 64 / 2);
 	assert_true(v.samples[2] <= faults / 64 * 2 + 100);   /* every 64th, not every one */
 	assert_int_equal(v.with_period, 0);
-	/* the member counted (most of) the faults the test made */
-	assert_true(v.member_total >= faults / 2);
-	assert_true(v.member_total <= faults * 2 + 10000);
+	/* the member counted the faults the test made from the start (a
+	 * member added to a running group would wait for a context switch);
+	 * the last samples may come before the last few faults */
+	assert_true(v.member_total >= faults * 9 / 10);
+	assert_true(v.member_total <= faults + 10000);
 	assert_int_equal(v.st.bad_reads, 0);
 }
 
