@@ -15,7 +15,7 @@ struct target_maps;
 #define ELFSYM_MAX_LOADS 16
 
 struct elfsym_load {
-	uint64_t vaddr, offset, memsz;
+	uint64_t vaddr, offset, memsz, filesz;
 };
 
 struct elfsym_file {
@@ -26,11 +26,20 @@ struct elfsym_file {
 
 /*
  * Look up n symbol names in .dynsym, then .symtab; values[i] gets st_value,
- * or 0 when the file has no such defined symbol. Returns 0, or -errno
- * (-ENOEXEC for a file that is not a usable ELF).
+ * or 0 when the file has no such defined symbol. Of a versioned symbol
+ * (memcpy@GLIBC_2.2.5, memcpy@@GLIBC_2.14) the default version wins.
+ * types, when not NULL, gets each symbol's STT_* type. Returns 0, or
+ * -errno (-ENOEXEC for a file that is not a usable ELF).
  */
+#define ELFSYM_MAX_NAMES 16
 int elfsym_lookup(const char *path, const char *const *names, uint64_t *values,
 		  size_t n, struct elfsym_file *info);
+int elfsym_lookup_types(const char *path, const char *const *names, uint64_t *values,
+			int *types, size_t n, struct elfsym_file *info);
+
+/* The file offset of file address vaddr (in a loaded segment's file part):
+ * 0, or -ERANGE. */
+int elfsym_file_offset(const struct elfsym_file *info, uint64_t vaddr, uint64_t *off);
 
 /*
  * Where file-relative address vaddr of the file mapped at map_path lives in

@@ -19,12 +19,20 @@ enum out_sort {
 	OUT_SORT_METRIC,       /* a derived metric (sort_index: enum metric) */
 };
 
+struct run;
+
 struct output_opts {
 	int threads;         /* keep the per-thread root frames */
 	int top;             /* rows for the table (0: all) */
 	enum out_sort sort;  /* row order of the table and CSV */
 	int sort_index;
-	int weight_event;    /* collapsed stacks: 0 = samples, k + 1 = event k's counts */
+	int weight_event;    /* collapsed stacks, speedscope: 0 = samples of the
+				first event, k + 1 = event k's counts */
+	int color_by;        /* SVG: 0 = by frame kind, m + 1 = shade by metric m
+				(enum metric) */
+	/* The run behind the profile: metadata (title, pprof labels, .pyro)
+	 * and every sample (.pyro). NULL when not known. */
+	const struct run *run;
 };
 
 /*
@@ -45,6 +53,14 @@ struct writer {
 extern const struct writer writer_csv;
 extern const struct writer writer_folded;
 extern const struct writer writer_table;
+extern const struct writer writer_svg;         /* .svg: interactive flame graph */
+extern const struct writer writer_speedscope;  /* .speedscope.json */
+extern const struct writer writer_pprof;       /* .pb.gz: gzipped profile.proto */
+extern const struct writer writer_pyro;        /* .pyro: the whole recording */
+
+/* The writer called name ("csv", "collapsed", "svg", "speedscope",
+ * "pprof", "pyro"), or NULL: --format. */
+const struct writer *output_by_name(const char *name);
 
 /* The writer a file name asks for by its ending, or NULL. */
 const struct writer *output_for_path(const char *path);

@@ -18,7 +18,7 @@
 
 enum prof_kind {
 	PROF_PYTHON = 0,   /* a Python function at a line */
-	PROF_THREAD = 1,   /* the root "thread TID (name)" */
+	PROF_THREAD = 1,   /* the root "thread TID (name)"; line = TID */
 	PROF_PSEUDO = 2,   /* an explicit marker: [unknown], [no Python frames] */
 	PROF_NATIVE = 3,   /* a native function: name = symbol, file = module
 			      file name ("" when unknown), line 0 */

@@ -100,7 +100,7 @@ static uint32_t thread_frame(struct recorder *r, const struct thread_info *t)
 		snprintf(name, sizeof(name), "thread %d (%s)", (int)t->tid, t->comm);
 	else
 		snprintf(name, sizeof(name), "thread %d", (int)t->tid);
-	return profile_frame(r->prof, intern(r, name), intern(r, ""), 0, PROF_THREAD);
+	return profile_frame(r->prof, intern(r, name), intern(r, ""), (int)t->tid, PROF_THREAD);
 }
 
 static struct thread_info *thread_get(struct recorder *r, pid_t tid)

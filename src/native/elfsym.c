@@ -11,8 +11,19 @@
 #include "pyrometer/elfsym.h"
 #include "pyrometer/target.h"
 
-static void scan_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh,
-			const char *const *names, uint64_t *values, size_t n)
+/* What the lookup has found so far, per name. */
+struct found {
+	const char *const *names;
+	uint64_t *values;
+	int *types;
+	unsigned char hidden[ELFSYM_MAX_NAMES];  /* a non-default version */
+	size_t n;
+};
+
+/* versym: .gnu.version, parallel to .dynsym (NULL for .symtab). A default
+ * version replaces a hidden one found before. */
+static void scan_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, Elf_Data *versym,
+			struct found *f)
 {
 	Elf_Data *data = elf_getdata(scn, NULL);
 	if (!data || sh->sh_entsize == 0)
@@ -27,9 +38,19 @@ static void scan_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh,
 		const char *name = elf_strptr(elf, sh->sh_link, sym.st_name);
 		if (!name)
 			continue;
-		for (size_t k = 0; k < n; k++)
-			if (!values[k] && strcmp(name, names[k]) == 0)
-				values[k] = sym.st_value;
+		for (size_t k = 0; k < f->n; k++) {
+			if (strcmp(name, f->names[k]) != 0)
+				continue;
+			GElf_Versym ver = 0;
+			int hidden = versym && gelf_getversym(versym, (int)i, &ver) &&
+				     (ver & 0x8000);
+			if (f->values[k] && !(f->hidden[k] && !hidden))
+				continue;
+			f->values[k] = sym.st_value;
+			f->hidden[k] = (unsigned char)hidden;
+			if (f->types)
+				f->types[k] = GELF_ST_TYPE(sym.st_info);
+		}
 	}
 }
 
@@ -41,11 +62,15 @@ static int all_found(const uint64_t *values, size_t n)
 	return 1;
 }
 
-int elfsym_lookup(const char *path, const char *const *names, uint64_t *values,
-		  size_t n, struct elfsym_file *info)
+int elfsym_lookup_types(const char *path, const char *const *names, uint64_t *values,
+			int *types, size_t n, struct elfsym_file *info)
 {
+	if (n > ELFSYM_MAX_NAMES)
+		return -EINVAL;
 	memset(values, 0, n * sizeof(*values));
 	memset(info, 0, sizeof(*info));
+	if (types)
+		memset(types, 0, n * sizeof(*types));
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return -ENOSYS;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -66,18 +91,27 @@ int elfsym_lookup(const char *path, const char *const *names, uint64_t *values,
 		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
 			continue;
 		info->loads[info->nloads++] = (struct elfsym_load){
-			.vaddr = ph.p_vaddr, .offset = ph.p_offset, .memsz = ph.p_memsz };
+			.vaddr = ph.p_vaddr, .offset = ph.p_offset, .memsz = ph.p_memsz,
+			.filesz = ph.p_filesz };
 	}
 
+	struct found f = { .names = names, .values = values, .types = types, .n = n };
+	Elf_Data *versym = NULL;
+	Elf_Scn *scn = NULL;
+	while ((scn = elf_nextscn(elf, scn)) != NULL) {
+		GElf_Shdr sh;
+		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_GNU_versym)
+			versym = elf_getdata(scn, NULL);
+	}
 	/* .dynsym first: it survives stripping and holds the exported names. */
 	for (int pass = 0; pass < 2 && !all_found(values, n); pass++) {
-		Elf_Scn *scn = NULL;
+		scn = NULL;
 		while ((scn = elf_nextscn(elf, scn)) != NULL) {
 			GElf_Shdr sh;
 			if (!gelf_getshdr(scn, &sh))
 				continue;
 			if (sh.sh_type == (pass == 0 ? SHT_DYNSYM : SHT_SYMTAB))
-				scan_symtab(elf, scn, &sh, names, values, n);
+				scan_symtab(elf, scn, &sh, pass == 0 ? versym : NULL, &f);
 		}
 	}
 	err = 0;
@@ -86,6 +120,24 @@ out:
 		elf_end(elf);
 	close(fd);
 	return err;
+}
+
+int elfsym_lookup(const char *path, const char *const *names, uint64_t *values,
+		  size_t n, struct elfsym_file *info)
+{
+	return elfsym_lookup_types(path, names, values, NULL, n, info);
+}
+
+int elfsym_file_offset(const struct elfsym_file *info, uint64_t vaddr, uint64_t *off)
+{
+	for (size_t i = 0; i < info->nloads; i++) {
+		const struct elfsym_load *ld = &info->loads[i];
+		if (vaddr >= ld->vaddr && vaddr - ld->vaddr < ld->filesz) {
+			*off = vaddr - ld->vaddr + ld->offset;
+			return 0;
+		}
+	}
+	return -ERANGE;
 }
 
 int elfsym_runtime_addr(const struct elfsym_file *info, const struct target_maps *maps,

@@ -9,7 +9,9 @@
 #include "pyrometer/counts.h"
 #include "pyrometer/output.h"
 
-static const struct writer *const writers[] = { &writer_csv, &writer_folded };
+static const struct writer *const writers[] = {
+	&writer_csv, &writer_folded, &writer_svg, &writer_speedscope, &writer_pprof, &writer_pyro,
+};
 
 static int ends_with(const char *s, const char *suffix)
 {
@@ -23,6 +25,14 @@ const struct writer *output_for_path(const char *path)
 		for (const char *const *e = writers[i]->exts; *e; e++)
 			if (ends_with(path, *e))
 				return writers[i];
+	return NULL;
+}
+
+const struct writer *output_by_name(const char *name)
+{
+	for (size_t i = 0; i < sizeof(writers) / sizeof(writers[0]); i++)
+		if (strcmp(writers[i]->name, name) == 0)
+			return writers[i];
 	return NULL;
 }
 

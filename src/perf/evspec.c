@@ -28,6 +28,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "pyrometer/elfsym.h"
 #include "pyrometer/evspec.h"
 #include "pyrometer/target.h"
 
@@ -695,123 +696,34 @@ static int find_library(const char *lib, pid_t pid, struct ev_spec *e, char *err
 	return r;
 }
 
-/* A symbol as found so far: a default version beats a hidden one. */
-struct sym_hit {
-	uint64_t value;
-	int type;
-	int hidden;      /* a non-default version (memcpy@GLIBC_2.2.5) */
-	int found;
-};
-
-/* versym: .gnu.version, parallel to .dynsym (NULL for .symtab). */
-static void scan_syms(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, Elf_Data *versym,
-		      const char *sym, struct sym_hit *hit)
-{
-	Elf_Data *data = elf_getdata(scn, NULL);
-	if (!data || sh->sh_entsize == 0)
-		return;
-	size_t count = data->d_size / sh->sh_entsize;
-	for (size_t i = 0; i < count; i++) {
-		GElf_Sym s;
-		if (!gelf_getsym(data, (int)i, &s))
-			break;
-		if (s.st_shndx == SHN_UNDEF || s.st_value == 0)
-			continue;
-		const char *name = elf_strptr(elf, sh->sh_link, s.st_name);
-		if (!name || strcmp(name, sym) != 0)
-			continue;
-		GElf_Versym ver = 0;
-		int hidden = versym && gelf_getversym(versym, (int)i, &ver) && (ver & 0x8000);
-		if (!hit->found || (hit->hidden && !hidden)) {
-			*hit = (struct sym_hit){ .value = s.st_value, .type = GELF_ST_TYPE(s.st_info),
-						 .hidden = hidden, .found = 1 };
-		}
-	}
-}
-
-/* .dynsym (with its versions) first: it survives stripping; then .symtab. */
-static void find_sym(Elf *elf, const char *sym, struct sym_hit *hit)
-{
-	Elf_Data *versym = NULL;
-	Elf_Scn *scn = NULL;
-	while ((scn = elf_nextscn(elf, scn)) != NULL) {
-		GElf_Shdr sh;
-		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_GNU_versym)
-			versym = elf_getdata(scn, NULL);
-	}
-	for (int pass = 0; pass < 2 && !hit->found; pass++) {
-		scn = NULL;
-		while ((scn = elf_nextscn(elf, scn)) != NULL) {
-			GElf_Shdr sh;
-			if (!gelf_getshdr(scn, &sh))
-				continue;
-			if (pass == 0 && sh.sh_type == SHT_DYNSYM)
-				scan_syms(elf, scn, &sh, versym, sym, hit);
-			else if (pass == 1 && sh.sh_type == SHT_SYMTAB)
-				scan_syms(elf, scn, &sh, NULL, sym, hit);
-		}
-	}
-}
-
-/* The file offset of address vaddr: through the PT_LOAD segment holding it. */
-static int vaddr_to_offset(Elf *elf, uint64_t vaddr, uint64_t *off)
-{
-	size_t nph;
-	if (elf_getphdrnum(elf, &nph) != 0)
-		return -ENOEXEC;
-	for (size_t i = 0; i < nph; i++) {
-		GElf_Phdr ph;
-		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
-			continue;
-		if (vaddr >= ph.p_vaddr && vaddr - ph.p_vaddr < ph.p_filesz) {
-			*off = vaddr - ph.p_vaddr + ph.p_offset;
-			return 0;
-		}
-	}
-	return -ERANGE;
-}
-
 /*
  * Symbol sym of the ELF file at e->path into e->attr.config2 as a file
- * offset. The file is the target's: libelf parses it, and every lookup is
- * checked.
+ * offset. The file is the target's: libelf parses it (elfsym.c), and every
+ * lookup is checked.
  */
 static int uprobe_offset(struct ev_spec *e, const char *sym, char *err, size_t errlen)
 {
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return fail(err, errlen, -ENOSYS, "libelf is unusable");
-	int fd = open(e->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return fail(err, errlen, -errno, "cannot open %s: %s", e->path, strerror(errno));
-	int r = -ENOEXEC;
-	struct sym_hit hit = { 0 };
-	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!elf || elf_kind(elf) != ELF_K_ELF) {
-		r = fail(err, errlen, -ENOEXEC, "%s is not an ELF file", e->path);
-		goto out;
-	}
-	find_sym(elf, sym, &hit);
-	if (!hit.found) {
-		r = fail(err, errlen, -ENOENT, "no symbol %s in %s", sym, e->path);
-		goto out;
-	}
-	if (hit.type == STT_GNU_IFUNC) {
-		r = fail(err, errlen, -EINVAL, "%s in %s is an IFUNC: its address is a resolver "
-			 "run once at load time, so a uprobe there counts no calls", sym, e->path);
-		goto out;
-	}
-	uint64_t off = 0;
-	r = vaddr_to_offset(elf, hit.value, &off);
-	e->attr.config2 = off;
+	const char *names[1] = { sym };
+	uint64_t value;
+	int type;
+	struct elfsym_file info;
+	int r = elfsym_lookup_types(e->path, names, &value, &type, 1, &info);
+	if (r == -ENOEXEC)
+		return fail(err, errlen, r, "%s is not an ELF file", e->path);
 	if (r)
-		fail(err, errlen, r == -ERANGE ? -ENOENT : r, "symbol %s of %s is in no "
-		     "loadable segment", sym, e->path);
-	r = r == -ERANGE ? -ENOENT : r;
-out:
-	if (elf)
-		elf_end(elf);
-	close(fd);
-	return r;
+		return fail(err, errlen, r, "cannot read %s: %s", e->path, strerror(-r));
+	if (!value)
+		return fail(err, errlen, -ENOENT, "no symbol %s in %s", sym, e->path);
+	if (type == STT_GNU_IFUNC)
+		return fail(err, errlen, -EINVAL, "%s in %s is an IFUNC: its address is a "
+			    "resolver run once at load time, so a uprobe there counts no calls",
+			    sym, e->path);
+	uint64_t off = 0;
+	if (elfsym_file_offset(&info, value, &off) < 0)
+		return fail(err, errlen, -ENOENT, "symbol %s of %s is in no loadable segment",
+			    sym, e->path);
+	e->attr.config2 = off;
+	return 0;
 }
 
 static int parse_uprobe(const char *name, pid_t pid, struct ev_spec *e, char *err,
