@@ -13,12 +13,13 @@ PYTHON    ?= /usr/bin/python3
 CFLAGS    ?= -O2 -g
 ALL_CFLAGS = $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude \
              -DPYROMETER_VERSION='"$(VERSION)"'
-LDLIBS    := -lelf -llzma -lm -lunwind-x86_64 -lunwind -lpfm
+LDLIBS    := -lelf -llzma -lm -lunwind-x86_64 -lunwind -lpfm -lz
 
 # Debian packages the build, the tests and the demo need.
 DEB_PKGS  := gcc make libc6-dev libelf-dev libcmocka-dev python3 python3-pytest \
              patchelf mandoc ca-certificates liblzma-dev xz-utils binutils \
-             libunwind-dev python3-numpy strace libpfm4-dev
+             libunwind-dev python3-numpy strace libpfm4-dev zlib1g-dev golang-go \
+             chromium nodejs npm
 
 SRC       := $(sort $(wildcard src/*.c src/*/*.c))
 LIB_SRC   := $(filter-out src/main.c,$(SRC))
@@ -84,7 +85,7 @@ unit-asan:
 	$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" LDFLAGS="-fsanitize=address,undefined" unit
 
 lint-man:
-	@out=$$(mandoc -T lint -W warning man/pyrometer.1 2>&1); \
+	@out=$$(mandoc -T lint -W warning man/pyrometer.1 $(wildcard man/pyrometer-format.5) 2>&1); \
 	if [ -n "$$out" ]; then echo "$$out"; exit 1; fi; echo "man page: lint clean"
 
 functional: pyrometer
@@ -120,6 +121,7 @@ bench: pyrometer build/wakeup-floor
 install: pyrometer
 	install -D -m 0755 pyrometer $(DESTDIR)$(PREFIX)/bin/pyrometer
 	install -D -m 0644 man/pyrometer.1 $(DESTDIR)$(PREFIX)/share/man/man1/pyrometer.1
+	install -D -m 0644 man/pyrometer-format.5 $(DESTDIR)$(PREFIX)/share/man/man5/pyrometer-format.5
 
 clean:
 	rm -rf build pyrometer

@@ -19,6 +19,10 @@ int main(int argc, char **argv)
 		return cmd_dump(&o);
 	case CMD_EVENTS:
 		return cmd_events(&o);
+	case CMD_REPORT:
+		return cmd_report(&o);
+	case CMD_DIFF:
+		return cmd_diff(&o);
 	default:
 		cli_usage(NULL);
 		return EXIT_USAGE;

@@ -13,9 +13,14 @@ enum cli_exit {
 	EXIT_OK = 0,
 	EXIT_USAGE = 1,       /* bad command line */
 	EXIT_CANNOT = 2,      /* could not profile: no process, permission, not CPython... */
+	EXIT_REGRESSION = 3,  /* diff --fail-over: a function's share grew too much */
 };
 
-enum cli_cmd { CMD_NONE, CMD_RECORD, CMD_DUMP, CMD_EVENTS, CMD_HELP, CMD_VERSION };
+enum cli_cmd {
+	CMD_NONE, CMD_RECORD, CMD_DUMP, CMD_EVENTS, CMD_REPORT, CMD_DIFF, CMD_HELP, CMD_VERSION
+};
+
+enum cli_by { BY_LINE = 0, BY_FUNCTION, BY_STACK };
 
 enum cli_native {
 	NATIVE_AUTO = 0,      /* extension and library frames; interpreter internals hidden */
@@ -31,8 +36,11 @@ struct cli_opts {
 	pid_t pid;
 	unsigned hz;          /* -F */
 	double duration;      /* -d, seconds; 0 = until stopped */
-	const char *output;   /* -o, NULL = table on stdout */
+	const char *output;   /* -o, NULL = table on stdout (the first -o) */
+	const char *outputs[8];  /* record: every -o, each written from the same run */
+	int noutputs;
 	int threads;          /* --threads */
+	int subprocesses;     /* --subprocesses: follow the Python processes it starts */
 	enum cli_native native; /* --native */
 	unsigned stack_size;  /* --stack-size, bytes */
 	const char *events;   /* -e, NULL = the default set */
@@ -40,6 +48,16 @@ struct cli_opts {
 	const char *sort;     /* --sort EVENT|METRIC, NULL = own samples */
 	const char *weight;   /* --weight EVENT for collapsed stacks, NULL = the sampling event */
 	int all;              /* events --all: every PMU-specific name and tracepoint */
+	const char *format;   /* --format NAME, NULL = by the -o extension */
+	const char *color_by; /* --color-by METRIC (SVG) */
+	char **cmd_argv;      /* record -- CMD ARGS...: the command to launch (NULL-terminated) */
+	const char *files[2]; /* report FILE, diff BASE NEW */
+	enum cli_by by;       /* --by */
+	double from, to;      /* --from/--to seconds; to < 0 = the end */
+	double fail_over;     /* diff --fail-over PCT, < 0 = no gate */
+	double min_share;     /* diff --min-share PCT */
+	int argc;             /* pyrometer's own command line, for recordings */
+	char **argv;
 };
 
 /*
@@ -54,6 +72,8 @@ void cli_usage(const char *cmd);
 int cmd_record(const struct cli_opts *o);
 int cmd_dump(const struct cli_opts *o);
 int cmd_events(const struct cli_opts *o);
+int cmd_report(const struct cli_opts *o);
+int cmd_diff(const struct cli_opts *o);
 
 /* One-line error on stderr, "pyrometer: ..." */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -205,6 +205,7 @@ struct perf_set {
 	struct perf_ev_def ev[PERF_EVENTS_MAX];  /* ev[0] is the leader */
 	size_t nev;
 	int failed_event;         /* the event of the last failed open, or -1 */
+	int on_exec;              /* events start when the thread calls exec */
 	int epfd;
 	struct perf_thread **v;   /* each allocated alone: stable while handlers add */
 	size_t n, cap;

@@ -22,6 +22,8 @@ enum prof_kind {
 	PROF_PSEUDO = 2,   /* an explicit marker: [unknown], [no Python frames] */
 	PROF_NATIVE = 3,   /* a native function: name = symbol, file = module
 			      file name ("" when unknown), line 0 */
+	PROF_PROCESS = 4,  /* the root "process PID (comm)" (--subprocesses),
+			      above the thread roots; line = PID */
 };
 
 struct prof_frame {
@@ -103,5 +105,12 @@ int profile_totals_counts(const struct profile *p, uint64_t **self, uint64_t **t
 /* A copy of the profile without its thread root frames (stacks of
  * different threads merged). NULL when out of memory. */
 struct profile *profile_without_threads(const struct profile *p);
+
+/* A copy with PROF_DROP_THREADS: no thread root frames; PROF_DROP_LINES:
+ * Python frames at line -1, so a function's lines become one frame. NULL
+ * when out of memory. */
+#define PROF_DROP_THREADS 1u
+#define PROF_DROP_LINES 2u
+struct profile *profile_transform(const struct profile *p, unsigned flags);
 
 #endif

@@ -24,6 +24,36 @@ static int read_target(void *arg, uint64_t addr, void *buf, size_t len)
 	return target_read(arg, addr, buf, len);
 }
 
+/* The symbolizer knows which module is the interpreter (its frames are
+ * hidden in auto mode) and its eval function. */
+static struct native_syms *new_syms(const struct mixed *m, const char *root)
+{
+	char exe[4096] = "";
+	if (m->rt) {
+		char link[64];
+		snprintf(link, sizeof(link), "/proc/%d/exe", (int)m->pid);
+		ssize_t n = readlink(link, exe, sizeof(exe) - 1);
+		exe[n > 0 ? n : 0] = '\0';
+	}
+	return native_syms_new(m->pool, root, m->rt ? py_module_path(m->rt) : NULL, exe,
+			       m->rt ? PY_EVAL_FUNCTION : NULL);
+}
+
+int mixed_set_runtime(struct mixed *m, struct py_runtime *rt)
+{
+	m->rt = rt;
+	if (m->native == NATIVE_NONE)
+		return 0;
+	char root[64];
+	snprintf(root, sizeof(root), "/proc/%d/root", (int)m->pid);
+	struct native_syms *syms = new_syms(m, root);
+	if (!syms)
+		return -ENOMEM;
+	native_syms_free(m->syms);
+	m->syms = syms;
+	return 0;
+}
+
 int mixed_init(struct mixed *m, pid_t pid, struct py_runtime *rt, struct target_mem *mem,
 	       struct strpool *pool, enum cli_native native)
 {
@@ -48,15 +78,7 @@ int mixed_init(struct mixed *m, pid_t pid, struct py_runtime *rt, struct target_
 	if (!m->uw || unwinder_set_root(m->uw, root) < 0)
 		return -ENOMEM;
 	unwinder_set_reader(m->uw, read_target, mem);
-	char exe[4096] = "";
-	if (rt) {
-		char link[64];
-		snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
-		ssize_t n = readlink(link, exe, sizeof(exe) - 1);
-		exe[n > 0 ? n : 0] = '\0';
-	}
-	m->syms = native_syms_new(pool, root, rt ? py_module_path(rt) : NULL, exe,
-				  rt ? PY_EVAL_FUNCTION : NULL);
+	m->syms = new_syms(m, root);
 	if (!m->syms)
 		return -ENOMEM;
 	int e = target_maps_read(pid, &maps);

@@ -69,6 +69,10 @@ int mixed_init(struct mixed *m, pid_t pid, struct py_runtime *rt, struct target_
 	       struct strpool *pool, enum cli_native native);
 void mixed_release(struct mixed *m);
 
+/* The Python runtime found after mixed_init (a launched command). 0 or
+ * -ENOMEM. */
+int mixed_set_runtime(struct mixed *m, struct py_runtime *rt);
+
 /* Unwind a sample into rs (native part): regs[UNWIND_NREGS] as
  * unwind_regs_unpack gives them, stack is stack_len bytes at SP. */
 void mixed_unwind(struct mixed *m, const uint64_t *regs, const uint8_t *stack,

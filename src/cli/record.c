@@ -1,26 +1,32 @@
 /*
- * record.c - `pyrometer record`: sample a process until told to stop, then
- * write the profile.
+ * record.c - `pyrometer record`: sample a process (or a command it starts,
+ * and with --subprocesses the Python processes that one starts) until told
+ * to stop, then write the outputs.
  *
  * Each sample names a thread; its Python stack is read from the target right
  * away (raw code/instruction pairs) and, unless --native=none, its native
  * stack is unwound from the sample's registers and stack copy. The two are
  * merged (each eval-loop call replaced by the Python frames it ran),
  * decoded through the caches, and added to the profile under a root frame
- * for the thread.
+ * for the thread (and one for the process, with --subprocesses).
  */
 #include <errno.h>
+#include <dirent.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "launch.h"
 #include "mixed.h"
+#include "outsel.h"
 #include "pyrometer/cli.h"
 #include "pyrometer/counts.h"
 #include "pyrometer/evspec.h"
@@ -29,6 +35,7 @@
 #include "pyrometer/perf.h"
 #include "pyrometer/profile.h"
 #include "pyrometer/python.h"
+#include "pyrometer/run.h"
 #include "pyrometer/sample.h"
 #include "pyrometer/strpool.h"
 #include "pyrometer/target.h"
@@ -36,6 +43,11 @@
 
 #define THREAD_RESCAN_NS (50 * 1000000ull)
 #define MAX_TIDS 65536
+#define MAX_PROCS 64
+/* A process's Python runtime appears some milliseconds after its exec:
+ * looked for every 10 ms, for 3 s. */
+#define ATTACH_TRIES 300
+#define ATTACH_EVERY_NS (10 * 1000000ull)
 
 static volatile sig_atomic_t stop_requested;
 
@@ -45,25 +57,48 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
+struct recorder;
+
+/* One profiled process: the target, or a Python process it started. */
+struct proc {
+	struct recorder *r;
+	pid_t pid;
+	struct target_mem mem;
+	struct py_runtime *rt;       /* NULL: not (yet) known as Python */
+	struct perf_set perf;
+	struct mixed *mx;            /* the stack builder */
+	uint32_t frame;              /* its root frame (--subprocesses), else UINT32_MAX */
+	int pidfd;
+	int gone;                    /* exited: its buffers drained and closed */
+	int looking;                 /* its runtime is still being looked for */
+	int attach_tries;
+	uint64_t relisted;           /* when its threads were last listed again */
+	char python[32];             /* its version, "" when not Python */
+	char target[4096];           /* its command line */
+};
+
 struct thread_info {
 	pid_t tid;                /* 0 = empty slot */
 	uint32_t frame;           /* its root frame in the profile */
 	char comm[17];
+	uint64_t samples;             /* of the first event */
 	struct counts_thread counts;  /* its group's previous read */
 };
 
 struct recorder {
-	pid_t pid;
-	struct target_mem mem;
+	const struct cli_opts *o;
 	struct strpool pool;
-	struct py_runtime *rt;
 	struct profile *prof;
-	struct perf_set perf;
 
-	struct thread_info *threads;   /* open addressing on tid */
+	struct proc *procs[MAX_PROCS];   /* procs[0]: the target */
+	size_t nprocs;
+	pid_t candidates[MAX_PROCS];     /* --subprocesses: children not yet known as Python */
+	int cand_tries[MAX_PROCS];
+	size_t ncandidates;
+	int epfd;                        /* every process's event set, when several */
+
+	struct thread_info *threads;     /* open addressing on tid */
 	size_t threads_cap, nthreads;
-
-	struct mixed *mx;                /* the stack builder */
 
 	struct ev_spec *ev;              /* the events, ev[0] sampling */
 	size_t nev;
@@ -73,6 +108,11 @@ struct recorder {
 	uint64_t vals[COUNTS_MAX];
 	uint64_t ev_samples[COUNTS_MAX]; /* samples each event took */
 	int user_only;                   /* clocks leave out kernel time (not allowed) */
+
+	struct run run;                  /* metadata and every sample, for .pyro */
+	uint64_t start_ns;               /* CLOCK_MONOTONIC at the start */
+	struct launch launch;            /* -- CMD: the child */
+	int launched;
 
 	/* counts for the report */
 	uint64_t samples, lost, unreadable, no_python;
@@ -103,7 +143,7 @@ static uint32_t thread_frame(struct recorder *r, const struct thread_info *t)
 	return profile_frame(r->prof, intern(r, name), intern(r, ""), (int)t->tid, PROF_THREAD);
 }
 
-static struct thread_info *thread_get(struct recorder *r, pid_t tid)
+static struct thread_info *thread_get(struct recorder *r, const struct proc *p, pid_t tid)
 {
 	if ((r->nthreads + 1) * 2 > r->threads_cap) {
 		size_t cap = r->threads_cap ? r->threads_cap * 2 : 64;
@@ -129,24 +169,27 @@ static struct thread_info *thread_get(struct recorder *r, pid_t tid)
 			return &r->threads[i];
 	struct thread_info *t = &r->threads[i];
 	t->tid = tid;
-	target_comm(r->pid, tid, t->comm, sizeof(t->comm));
+	target_comm(p->pid, tid, t->comm, sizeof(t->comm));
 	t->frame = thread_frame(r, t);
 	r->nthreads++;
 	return t;
 }
 
 /* Consumer side of the seam: build the sample's stack and count it. */
-static void aggregate(struct recorder *r, struct thread_info *t, const struct raw_sample *rs)
+static void aggregate(struct proc *p, struct thread_info *t, const struct raw_sample *rs)
 {
+	struct recorder *r = p->r;
 	r->samples++;
-	struct mixed *m = r->mx;
+	struct mixed *m = p->mx;
 	enum mixed_status st = mixed_build(m, rs);
 	if (st == MIXED_UNREADABLE)
 		r->unreadable++;
-	else if (st == MIXED_NO_PYTHON && r->rt)
+	else if (st == MIXED_NO_PYTHON && p->rt)
 		r->no_python++;
 
 	size_t n = 0;
+	if (p->frame != UINT32_MAX)
+		r->path[n++] = p->frame;
 	r->path[n++] = t->frame;
 	for (int i = m->nout - 1; i >= 0; i--) {
 		const struct mixed_frame *f = &m->out[i];
@@ -155,25 +198,31 @@ static void aggregate(struct recorder *r, struct thread_info *t, const struct ra
 			return;
 		r->path[n++] = id;
 	}
-	profile_add_counts(r->prof, r->path, n, rs->event == 0, rs->counts);
+	uint32_t leaf = profile_add_counts(r->prof, r->path, n, rs->event == 0, rs->counts);
+	if (leaf != UINT32_MAX)
+		run_add_sample(&r->run, rs->time > r->start_ns ? rs->time - r->start_ns : 0,
+			       rs->tid, leaf, (uint32_t)rs->event, rs->counts);
 }
 
 /* Producer side: the kernel's sample, the thread's Python stack read from
  * user space right away, and its native stack unwound from the sample. */
 static void on_sample(void *ctx, const struct perf_sample *s)
 {
-	struct recorder *r = ctx;
-	if (s->pid != r->pid)
+	struct proc *p = ctx;
+	struct recorder *r = p->r;
+	if (s->pid != p->pid)
 		return;
-	struct thread_info *t = thread_get(r, s->tid);
+	struct thread_info *t = thread_get(r, p, s->tid);
 	if (!t)
 		return;
-	int ev = perf_set_event_of(&r->perf, s->id);
+	int ev = perf_set_event_of(&p->perf, s->id);
 	if (ev < 0)
 		return;
 	r->ev_samples[ev]++;
+	if (ev == 0)
+		t->samples++;
 	/* a sampler with a fixed period has no period in its samples */
-	uint64_t period = s->period ? s->period : r->perf.ev[ev].attr.sample_period;
+	uint64_t period = s->period ? s->period : p->perf.ev[ev].attr.sample_period;
 	counts_sample(&r->ccfg, &t->counts, ev, period,
 		      (s->has & PERF_HAS_READ) ? &s->read : NULL, r->vals, &r->cstats);
 	struct raw_sample rs = {
@@ -186,85 +235,93 @@ static void on_sample(void *ctx, const struct perf_sample *s)
 	if ((s->has & PERF_HAS_REGS_USER) && s->nregs > 0 &&
 	    unwind_regs_unpack(UNWIND_PERF_REGS_MASK, s->regs, s->nregs, r->regs) == 0)
 		sp = r->regs[PERF_REG_X86_SP];
-	mixed_read_python(r->mx, s->tid, sp, sp ? stack_len : 0, &rs);
-	if (r->rt && s->time)
-		mixed_note_delay(r->mx, now_ns() - s->time);
+	mixed_read_python(p->mx, s->tid, sp, sp ? stack_len : 0, &rs);
+	uint64_t now = now_ns();
+	if (p->rt && s->time)
+		mixed_note_delay(p->mx, now - s->time);
+	/* A thread without a thread state may have one since the threads were
+	 * last listed (a forked child rebinds its main thread after fork):
+	 * list them again, at most every 100 ms. */
+	if (p->rt && rs.py_status != RAW_PY_OK && now - p->relisted > 100000000ull) {
+		py_threads_changed(p->rt);
+		p->relisted = now;
+	}
 	if (sp)
-		mixed_unwind(r->mx, r->regs, s->stack, stack_len, &rs);
-	aggregate(r, t, &rs);
+		mixed_unwind(p->mx, r->regs, s->stack, stack_len, &rs);
+	aggregate(p, t, &rs);
 }
 
 static void on_mmap2(void *ctx, const struct perf_mmap *m)
 {
-	struct recorder *r = ctx;
-	if (!r->mx->uw || m->pid != r->pid || !(m->prot & PROT_EXEC))
+	struct proc *p = ctx;
+	if (!p->mx->uw || m->pid != p->pid || !(m->prot & PROT_EXEC))
 		return;
 	const char *path = m->filename && m->filename[0] == '/' ? m->filename : NULL;
 	if (m->len)
-		modmap_add(unwinder_modmap(r->mx->uw), m->addr, m->addr + m->len, m->pgoff, path);
+		modmap_add(unwinder_modmap(p->mx->uw), m->addr, m->addr + m->len, m->pgoff, path);
 }
 
 static void on_fork(void *ctx, pid_t pid, pid_t tid)
 {
-	struct recorder *r = ctx;
-	if (pid == r->pid && tid != pid) {
-		perf_set_add_thread(&r->perf, tid);
-		py_threads_changed(r->rt);
+	struct proc *p = ctx;
+	if (pid == p->pid && tid != pid) {
+		perf_set_add_thread(&p->perf, tid);
+		py_threads_changed(p->rt);
 	}
 }
 
 static void on_exit_rec(void *ctx, pid_t pid, pid_t tid)
 {
-	struct recorder *r = ctx;
-	if (pid == r->pid) {
-		perf_set_thread_gone(&r->perf, tid);
-		py_threads_changed(r->rt);
+	struct proc *p = ctx;
+	if (pid == p->pid) {
+		perf_set_thread_gone(&p->perf, tid);
+		py_threads_changed(p->rt);
 	}
 }
 
 static void on_comm(void *ctx, pid_t pid, pid_t tid, const char *comm)
 {
-	struct recorder *r = ctx;
-	if (pid != r->pid)
+	struct proc *p = ctx;
+	if (pid != p->pid)
 		return;
-	struct thread_info *t = thread_get(r, tid);
+	struct thread_info *t = thread_get(p->r, p, tid);
 	if (t && strcmp(t->comm, comm) != 0) {
 		snprintf(t->comm, sizeof(t->comm), "%s", comm);
-		t->frame = thread_frame(r, t);
+		t->frame = thread_frame(p->r, t);
 	}
 }
 
 static void on_lost(void *ctx, uint64_t count)
 {
-	((struct recorder *)ctx)->lost += count;
+	((struct proc *)ctx)->r->lost += count;
 }
 
-/* Open an event for every thread not yet covered. Returns the first error
- * that is not "thread already gone". */
-static int cover_threads(struct recorder *r)
+/* Open an event for every thread of p not yet covered. Returns the first
+ * error that is not "thread already gone". */
+static int cover_threads(struct proc *p)
 {
 	static pid_t tids[MAX_TIDS];
-	int n = target_threads(r->pid, tids, MAX_TIDS);
+	int n = target_threads(p->pid, tids, MAX_TIDS);
 	if (n < 0)
 		return n;
 	if (n > MAX_TIDS)
 		n = MAX_TIDS;
 	int err = 0;
 	for (int i = 0; i < n; i++) {
-		int e = perf_set_add_thread(&r->perf, tids[i]);
+		int e = perf_set_add_thread(&p->perf, tids[i]);
 		if (e < 0 && e != -ESRCH && !err)
 			err = e;
 	}
 	return err;
 }
 
-static int target_gone(int pidfd, pid_t pid)
+static int proc_exited(const struct proc *p)
 {
-	if (pidfd >= 0) {
-		struct pollfd p = { pidfd, POLLIN, 0 };
-		return poll(&p, 1, 0) > 0;
+	if (p->pidfd >= 0) {
+		struct pollfd pf = { p->pidfd, POLLIN, 0 };
+		return poll(&pf, 1, 0) > 0;
 	}
-	return kill(pid, 0) < 0 && errno == ESRCH;
+	return kill(p->pid, 0) < 0 && errno == ESRCH;
 }
 
 static void status_line(const struct recorder *r, double elapsed, uint64_t last_samples)
@@ -273,6 +330,51 @@ static void status_line(const struct recorder *r, double elapsed, uint64_t last_
 		elapsed, (unsigned long long)(r->samples - last_samples),
 		(unsigned long long)r->samples, (unsigned long long)r->lost);
 	fflush(stderr);
+}
+
+/* ---------------------------------------------------------------- events */
+
+#define DEFAULT_HW_EVENTS "cycles,instructions,cache-misses,branch-misses"
+#define DEFAULT_SW_EVENTS "cpu-clock,page-faults,context-switches"
+
+/*
+ * The events: -e as given, or the default set - hardware where a PMU
+ * answers, else software, saying once why. Returns EXIT_OK or the status
+ * to exit with (the message printed).
+ */
+static int choose_events(struct recorder *r, const struct cli_opts *o, pid_t pid)
+{
+	char err[512];
+	const char *list = o->events;
+	if (!list) {
+		r->default_events = 1;
+		list = DEFAULT_HW_EVENTS;
+	}
+	int n = ev_parse_list(list, pid, &r->ev, err, sizeof(err));
+	if (n >= 0 && !o->events) {
+		int e = ev_probe(&r->ev[0]);
+		if (e < 0) {
+			char why[256];
+			ev_open_reason(&r->ev[0], e, why, sizeof(why));
+			fprintf(stderr, "pyrometer: hardware counters unavailable: %s; sampling "
+				"cpu-clock and counting page-faults,context-switches instead\n",
+				why);
+			free(r->ev);
+			r->ev = NULL;
+			n = ev_parse_list(DEFAULT_SW_EVENTS, pid, &r->ev, err, sizeof(err));
+		}
+	}
+	if (n < 0) {
+		cli_error("%s", err);
+		return n == -EINVAL ? EXIT_USAGE : EXIT_CANNOT;
+	}
+	if ((size_t)n > PERF_EVENTS_MAX) {
+		cli_error("%d events given; at most %d can be sampled together", n,
+			  PERF_EVENTS_MAX);
+		return EXIT_USAGE;
+	}
+	r->nev = (size_t)n;
+	return EXIT_OK;
 }
 
 /* The perf side of event i: who samples, how often. */
@@ -306,25 +408,25 @@ static void drop_event(struct recorder *r, size_t i)
 	r->nev--;
 }
 
-/* Make the event list the perf set's; the counts' config follows. */
-static int apply_events(struct recorder *r, const struct cli_opts *o)
+/* Make the event list p's perf set's; the counts' config follows. */
+static int apply_events(struct recorder *r, struct proc *p)
 {
 	struct perf_ev_def defs[PERF_EVENTS_MAX];
 	int roles[PERF_EVENTS_MAX];
 	for (size_t i = 0; i < r->nev; i++) {
-		event_def(r, i, o->hz, &defs[i]);
+		event_def(r, i, r->o->hz, &defs[i]);
 		roles[i] = (int)defs[i].role;
 	}
 	counts_cfg_init(&r->ccfg, roles, r->nev);
-	return perf_set_events(&r->perf, defs, r->nev);
+	return perf_set_events(&p->perf, defs, r->nev);
 }
 
 /* What replaces a sampling event that cannot be opened. */
-static int cpu_clock_leader(struct recorder *r)
+static int cpu_clock_leader(struct recorder *r, pid_t pid)
 {
 	struct ev_spec e;
 	char err[256];
-	if (ev_parse_one("cpu-clock", r->pid, &e, err, sizeof(err)) < 0)
+	if (ev_parse_one("cpu-clock", pid, &e, err, sizeof(err)) < 0)
 		return -1;
 	for (size_t i = 0; i < r->nev; i++)
 		if (r->ev[i].role == EVR_CPU_CLOCK)
@@ -336,20 +438,20 @@ static int cpu_clock_leader(struct recorder *r)
 }
 
 /*
- * Open the events on the process's main thread first: an event the kernel
+ * Open the events on the target's main thread first: an event the kernel
  * refuses is named with the reason, and left out (with a notice) where the
  * events were not asked for explicitly or --fallback was given.
  */
-static int open_first_thread(struct recorder *r, const struct cli_opts *o)
+static int open_first_thread(struct recorder *r, struct proc *p)
 {
-	int fallback = o->fallback || r->default_events;
+	int fallback = r->o->fallback || r->default_events;
 	for (;;) {
-		int e = apply_events(r, o);
+		int e = apply_events(r, p);
 		if (e == 0)
-			e = perf_set_add_thread(&r->perf, r->pid);
+			e = perf_set_add_thread(&p->perf, p->pid);
 		if (e == 0 || e == -ESRCH)
 			return e;
-		int k = r->perf.failed_event;
+		int k = p->perf.failed_event;
 		if (k < 0 || (size_t)k >= r->nev)
 			return e;
 		if ((e == -EACCES || e == -EPERM) && !r->user_only &&
@@ -364,7 +466,7 @@ static int open_first_thread(struct recorder *r, const struct cli_opts *o)
 			    r->ev[0].role == EVR_CPU_CLOCK)
 				return e;   /* not allowed to profile at all */
 			cli_error("cannot open event %s for process %d: %s%s", r->ev[k].name,
-				  (int)r->pid, why,
+				  (int)p->pid, why,
 				  fallback ? "" : " (--fallback leaves such events out)");
 			return -ECANCELED;
 		}
@@ -372,7 +474,7 @@ static int open_first_thread(struct recorder *r, const struct cli_opts *o)
 			k == 0 ? "sampling cpu-clock instead" : "not counted");
 		if (k == 0) {
 			drop_event(r, 0);
-			if (cpu_clock_leader(r) < 0)
+			if (cpu_clock_leader(r, p->pid) < 0)
 				return e;
 		} else {
 			drop_event(r, (size_t)k);
@@ -380,38 +482,254 @@ static int open_first_thread(struct recorder *r, const struct cli_opts *o)
 	}
 }
 
-static int open_events(struct recorder *r, const struct cli_opts *o)
+static int perf_prepare(struct recorder *r, struct proc *p)
 {
-	int e = perf_set_init(&r->perf, r->pid, o->hz);
-	if (e == 0 && r->mx->uw)
-		e = perf_set_native(&r->perf, UNWIND_PERF_REGS_MASK, o->stack_size);
+	int e = perf_set_init(&p->perf, p->pid, r->o->hz);
+	if (e == 0 && r->o->native != NATIVE_NONE)
+		e = perf_set_native(&p->perf, UNWIND_PERF_REGS_MASK, r->o->stack_size);
+	return e;
+}
+
+static int open_events(struct recorder *r, struct proc *p)
+{
+	int e = perf_prepare(r, p);
+	p->perf.on_exec = r->launched;
 	if (e == 0)
-		e = open_first_thread(r, o);
+		e = open_first_thread(r, p);
 	if (e == -ECANCELED)
 		return EXIT_CANNOT;
 	if (e == 0 || e == -ESRCH)
-		e = cover_threads(r);
+		e = cover_threads(p);
 	if (e == -EACCES || e == -EPERM)
-		return cli_attach_error(r->pid, e, NULL);
+		return cli_attach_error(p->pid, e, NULL);
 	if (e < 0) {
 		cli_error("cannot open a %s sampling event for process %d: %s",
-			  r->nev ? r->ev[0].name : "cpu-clock", (int)r->pid, strerror(-e));
+			  r->nev ? r->ev[0].name : "cpu-clock", (int)p->pid, strerror(-e));
 		return EXIT_CANNOT;
 	}
-	if (perf_set_threads(&r->perf) == 0) {
-		cli_error("no process with PID %d", (int)r->pid);
+	if (perf_set_threads(&p->perf) == 0) {
+		cli_error("no process with PID %d", (int)p->pid);
 		return EXIT_CANNOT;
 	}
 	return EXIT_OK;
 }
 
+/* ---------------------------------------------------------------- processes */
+
+static struct proc *proc_new(struct recorder *r, pid_t pid)
+{
+	if (r->nprocs == MAX_PROCS)
+		return NULL;
+	struct proc *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->r = r;
+	p->pid = pid;
+	p->perf.epfd = -1;
+	p->pidfd = -1;
+	p->frame = UINT32_MAX;
+	target_mem_init(&p->mem, pid);
+	r->procs[r->nprocs++] = p;
+	return p;
+}
+
+static void proc_free(struct proc *p)
+{
+	perf_set_release(&p->perf);
+	if (p->mx)
+		mixed_release(p->mx);
+	free(p->mx);
+	py_detach(p->rt);
+	target_mem_release(&p->mem);
+	if (p->pidfd >= 0)
+		close(p->pidfd);
+	free(p);
+}
+
+static int proc_mixed(struct recorder *r, struct proc *p)
+{
+	p->mx = calloc(1, sizeof(*p->mx));
+	if (!p->mx)
+		return -ENOMEM;
+	return mixed_init(p->mx, p->pid, p->rt, &p->mem, &r->pool, r->o->native);
+}
+
+/* Its root frame with --subprocesses: "process PID (command)". */
+static void proc_frame(struct recorder *r, struct proc *p)
+{
+	if (!r->o->subprocesses || !r->prof)
+		return;
+	char comm[64], name[128];
+	target_comm(p->pid, p->pid, comm, sizeof(comm));
+	snprintf(name, sizeof(name), "process %d (%s)", (int)p->pid, comm);
+	p->frame = profile_frame(r->prof, intern(r, name), intern(r, ""), (int)p->pid,
+				 PROF_PROCESS);
+}
+
+static void try_attach(struct proc *p)
+{
+	struct recorder *r = p->r;
+	if (p->rt || p->attach_tries >= ATTACH_TRIES)
+		return;
+	char err[512];
+	struct py_runtime *rt;
+	int e = py_attach(p->pid, &p->mem, &r->pool, &rt, err, sizeof(err));
+	if (e == 0) {
+		p->rt = rt;
+		p->looking = 0;
+		mixed_set_runtime(p->mx, rt);
+		snprintf(p->python, sizeof(p->python), "%s", py_version_string(rt));
+		return;
+	}
+	if (++p->attach_tries == ATTACH_TRIES) {
+		p->looking = 0;
+		if (r->o->native != NATIVE_NONE)
+			fprintf(stderr, "pyrometer: %s; recording native stacks only\n", err);
+	}
+}
+
+/* The parent of process pid, or -1. */
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *close_paren = strrchr(buf, ')');
+	int ppid;
+	if (!close_paren || sscanf(close_paren + 1, " %*c %d", &ppid) != 1)
+		return -1;
+	return (pid_t)ppid;
+}
+
+static int known(const struct recorder *r, pid_t pid)
+{
+	for (size_t i = 0; i < r->nprocs; i++)
+		if (r->procs[i]->pid == pid)
+			return 1;
+	for (size_t i = 0; i < r->ncandidates; i++)
+		if (r->candidates[i] == pid)
+			return 1;
+	return 0;
+}
+
+/*
+ * A child that may be Python: joins when its runtime is found (its events,
+ * its stack builder, its root frame). Returns 1 when it joined (or can
+ * never), 0 when it is to be looked at again.
+ */
+static int try_adopt(struct recorder *r, pid_t pid)
+{
+	if (r->nprocs == MAX_PROCS)
+		return 1;
+	struct proc *p = proc_new(r, pid);
+	if (!p)
+		return 1;
+	char err[512];
+	/* the runtime keeps a pointer to p->mem: it must not move */
+	if (py_attach(pid, &p->mem, &r->pool, &p->rt, err, sizeof(err)) < 0) {
+		r->nprocs--;
+		proc_free(p);
+		return 0;
+	}
+	p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	snprintf(p->python, sizeof(p->python), "%s", py_version_string(p->rt));
+	target_cmdline(pid, p->target, sizeof(p->target));
+	int e = proc_mixed(r, p);
+	if (e == 0)
+		e = perf_prepare(r, p);
+	if (e == 0)
+		e = apply_events(r, p);
+	if (e == 0)
+		e = cover_threads(p);
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = p };
+	if (e == 0 && perf_set_threads(&p->perf) > 0 &&
+	    epoll_ctl(r->epfd, EPOLL_CTL_ADD, p->perf.epfd, &ev) == 0) {
+		proc_frame(r, p);
+		return 1;
+	}
+	p->gone = 1;   /* gone already, or not allowed: keep what it gave */
+	perf_set_release(&p->perf);
+	return 1;
+}
+
+/* --subprocesses: processes whose parent is followed, checked for Python. */
+static void scan_children(struct recorder *r)
+{
+	DIR *d = opendir("/proc");
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		if (*end || pid <= 0 || known(r, (pid_t)pid))
+			continue;
+		pid_t ppid = parent_of((pid_t)pid);
+		if (ppid <= 0 || !known(r, ppid))
+			continue;
+		if (r->ncandidates < MAX_PROCS) {
+			r->cand_tries[r->ncandidates] = 0;
+			r->candidates[r->ncandidates++] = (pid_t)pid;
+		}
+	}
+	closedir(d);
+	/* A candidate becomes a process once its Python runtime is found; one
+	 * that exits is dropped; one that is still not Python after
+	 * ATTACH_TRIES looks stays listed (unlooked-at) so that its own
+	 * children are found. */
+	for (size_t i = 0; i < r->ncandidates; i++) {
+		pid_t pid = r->candidates[i];
+		int drop = kill(pid, 0) < 0 && errno == ESRCH;
+		if (!drop && r->cand_tries[i] < ATTACH_TRIES) {
+			if (try_adopt(r, pid))
+				drop = 1;
+			else
+				r->cand_tries[i]++;
+		}
+		if (drop) {
+			r->ncandidates--;
+			r->candidates[i] = r->candidates[r->ncandidates];
+			r->cand_tries[i] = r->cand_tries[r->ncandidates];
+			i--;
+		}
+	}
+}
+
+/* ---------------------------------------------------------------- the loop */
+
+static void poll_procs(struct recorder *r, int timeout)
+{
+	if (r->nprocs == 1) {
+		struct proc *p = r->procs[0];
+		const struct perf_handlers h = {
+			.ctx = p, .sample = on_sample, .fork = on_fork, .exit = on_exit_rec,
+			.comm = on_comm, .lost = on_lost, .mmap2 = on_mmap2,
+		};
+		perf_set_poll(&p->perf, timeout, &h);
+		return;
+	}
+	struct epoll_event evs[MAX_PROCS];
+	epoll_wait(r->epfd, evs, MAX_PROCS, timeout);
+	for (size_t i = 0; i < r->nprocs; i++) {
+		struct proc *p = r->procs[i];
+		if (p->gone)
+			continue;
+		const struct perf_handlers h = {
+			.ctx = p, .sample = on_sample, .fork = on_fork, .exit = on_exit_rec,
+			.comm = on_comm, .lost = on_lost, .mmap2 = on_mmap2,
+		};
+		perf_set_poll(&p->perf, 0, &h);
+	}
+}
+
 static void run_loop(struct recorder *r, const struct cli_opts *o)
 {
-	const struct perf_handlers h = {
-		.ctx = r, .sample = on_sample, .fork = on_fork, .exit = on_exit_rec,
-		.comm = on_comm, .lost = on_lost, .mmap2 = on_mmap2,
-	};
-	int pidfd = (int)syscall(SYS_pidfd_open, r->pid, 0);
+	struct proc *main_proc = r->procs[0];
 	int status = o->output && isatty(STDERR_FILENO);
 	uint64_t start = now_ns(), next_scan = start + THREAD_RESCAN_NS;
 	uint64_t next_status = start + 1000000000ull, status_samples = 0;
@@ -424,13 +742,36 @@ static void run_loop(struct recorder *r, const struct cli_opts *o)
 		uint64_t wake = next_scan;
 		if (deadline && deadline < wake)
 			wake = deadline;
+		int looking = main_proc->looking;
+		if (looking && now + ATTACH_EVERY_NS < wake)
+			wake = now + ATTACH_EVERY_NS;
 		int timeout = wake > now ? (int)((wake - now) / 1000000) + 1 : 0;
-		perf_set_poll(&r->perf, timeout, &h);
+		poll_procs(r, timeout);
+		if (looking)
+			try_attach(main_proc);
 		now = now_ns();
 		if (now >= next_scan) {
-			if (target_gone(pidfd, r->pid))
+			if (proc_exited(main_proc))
 				break;
-			cover_threads(r);
+			for (size_t i = 0; i < r->nprocs; i++) {
+				struct proc *p = r->procs[i];
+				if (p->gone)
+					continue;
+				if (i > 0 && proc_exited(p)) {
+					const struct perf_handlers h = {
+						.ctx = p, .sample = on_sample, .lost = on_lost,
+						.mmap2 = on_mmap2,
+					};
+					perf_set_poll(&p->perf, 0, &h);
+					epoll_ctl(r->epfd, EPOLL_CTL_DEL, p->perf.epfd, NULL);
+					perf_set_release(&p->perf);
+					p->gone = 1;
+					continue;
+				}
+				cover_threads(p);
+			}
+			if (o->subprocesses)
+				scan_children(r);
 			next_scan = now + THREAD_RESCAN_NS;
 		}
 		if (status && now >= next_status) {
@@ -440,87 +781,12 @@ static void run_loop(struct recorder *r, const struct cli_opts *o)
 		}
 	}
 	/* What the kernel already wrote is still ours to count. */
-	perf_set_poll(&r->perf, 0, &h);
+	poll_procs(r, 0);
 	if (status)
 		fputs("\r\033[K", stderr);
-	if (pidfd >= 0)
-		close(pidfd);
 }
 
-#define DEFAULT_HW_EVENTS "cycles,instructions,cache-misses,branch-misses"
-#define DEFAULT_SW_EVENTS "cpu-clock,page-faults,context-switches"
-
-/*
- * The events: -e as given, or the default set - hardware where a PMU
- * answers, else software, saying once why. Returns EXIT_OK or the status
- * to exit with (the message printed).
- */
-static int choose_events(struct recorder *r, const struct cli_opts *o)
-{
-	char err[512];
-	const char *list = o->events;
-	if (!list) {
-		r->default_events = 1;
-		list = DEFAULT_HW_EVENTS;
-	}
-	int n = ev_parse_list(list, r->pid, &r->ev, err, sizeof(err));
-	if (n >= 0 && !o->events) {
-		int e = ev_probe(&r->ev[0]);
-		if (e < 0) {
-			char why[256];
-			ev_open_reason(&r->ev[0], e, why, sizeof(why));
-			fprintf(stderr, "pyrometer: hardware counters unavailable: %s; sampling "
-				"cpu-clock and counting page-faults,context-switches instead\n",
-				why);
-			free(r->ev);
-			r->ev = NULL;
-			n = ev_parse_list(DEFAULT_SW_EVENTS, r->pid, &r->ev, err, sizeof(err));
-		}
-	}
-	if (n < 0) {
-		cli_error("%s", err);
-		return n == -EINVAL ? EXIT_USAGE : EXIT_CANNOT;
-	}
-	if ((size_t)n > PERF_EVENTS_MAX) {
-		cli_error("%d events given; at most %d can be sampled together", n,
-			  PERF_EVENTS_MAX);
-		return EXIT_USAGE;
-	}
-	r->nev = (size_t)n;
-	return EXIT_OK;
-}
-
-/* --sort and --weight name events (or metrics) of this run. */
-static int check_keys(struct recorder *r, const struct cli_opts *o, struct output_opts *oo)
-{
-	const char *names[PERF_EVENTS_MAX];
-	int roles[PERF_EVENTS_MAX];
-	char list[PERF_EVENTS_MAX * (EV_NAME_MAX + 2)] = "";
-	for (size_t i = 0; i < r->nev; i++) {
-		names[i] = r->ev[i].name;
-		roles[i] = (int)r->ev[i].role;
-		if (i)
-			strcat(list, ", ");
-		strcat(list, r->ev[i].name);
-	}
-	if (o->sort && output_sort_key(o->sort, names, roles, r->nev, oo) < 0) {
-		cli_error("--sort: '%s' is neither an event of this run (%s) nor a metric "
-			  "its events give (ipc, cpi, mpki, cache-miss%%, branch-miss%%, "
-			  "faults/ksample)", o->sort, list);
-		return EXIT_USAGE;
-	}
-	if (o->weight) {
-		for (size_t i = 0; i < r->nev; i++)
-			if (!strcmp(o->weight, names[i]))
-				oo->weight_event = (int)i + 1;
-		if (!oo->weight_event) {
-			cli_error("--weight: '%s' is not an event of this run (%s)", o->weight,
-				  list);
-			return EXIT_USAGE;
-		}
-	}
-	return EXIT_OK;
-}
+/* ---------------------------------------------------------------- the end */
 
 static void events_line(const struct recorder *r)
 {
@@ -553,115 +819,81 @@ static void events_line(const struct recorder *r)
 	fputc('\n', stderr);
 }
 
-static int write_output(struct recorder *r, const struct cli_opts *o,
-			const struct writer *w, struct output_opts *oo_in)
+/* The run's metadata, as it stands at the end. */
+static void fill_run(struct recorder *r, const struct cli_opts *o, uint64_t end_ns)
 {
-	struct output_opts oo = *oo_in;
-	oo.threads = o->threads;
-	oo.top = o->output ? 0 : 20;
-	int e;
-	if (o->output)
-		e = output_write_file(w, o->output, r->prof, &oo);
-	else
-		e = writer_table.write(stdout, r->prof, &oo);
-	if (e < 0) {
-		cli_error("cannot write %s: %s", o->output ? o->output : "the table",
-			  strerror(-e));
-		return EXIT_CANNOT;
+	struct run *run = &r->run;
+	const struct proc *p = r->procs[0];
+	char buf[4096];
+	struct utsname u;
+	run->version = intern(r, PYROMETER_VERSION);
+	buf[0] = '\0';
+	for (int i = 0; i < o->argc; i++) {
+		size_t len = strlen(buf);
+		snprintf(buf + len, sizeof(buf) - len, "%s%s", i ? " " : "", o->argv[i]);
 	}
-	return EXIT_OK;
+	run->cmdline = intern(r, buf);
+	run->pid = p->pid;
+	run->target = intern(r, p->target);
+	run->python = intern(r, p->python);
+	if (uname(&u) == 0) {
+		run->host = intern(r, u.nodename);
+		run->kernel = intern(r, u.release);
+	} else {
+		run->host = run->kernel = intern(r, "");
+	}
+	run->duration_ns = end_ns > r->start_ns ? end_ns - r->start_ns : 0;
+	run->hz = o->hz;
+	run->native = (int)o->native;
+	for (size_t i = 0; i < r->nev && i < PROF_EVENTS_MAX; i++) {
+		const struct ev_spec *e = &r->ev[i];
+		struct run_event *re = &run->ev[i];
+		re->name = intern(r, e->name);
+		re->fqname = intern(r, e->fqname);
+		re->role = (int)e->role;
+		re->how = r->ccfg.role[i];
+		re->period = p->perf.ev[i].attr.freq ? 0 : p->perf.ev[i].attr.sample_period;
+		re->total = r->cstats.total[i];
+		re->samples = r->ev_samples[i];
+		re->running_pct = 100.0;
+		if (re->how == PERF_EV_MEMBER && r->cstats.enabled)
+			re->running_pct = 100.0 * (double)r->cstats.running / (double)r->cstats.enabled;
+	}
+	run->samples = r->samples;
+	run->lost = r->lost;
+	run->unreadable = r->unreadable;
+	run->no_python = r->no_python;
+	run->unwind_failures = run->truncated = run->mismatches = 0;
+	for (size_t i = 0; i < r->nprocs; i++) {
+		const struct mixed *m = r->procs[i]->mx;
+		if (!m)
+			continue;
+		run->unwind_failures += m->unwind_failures;
+		run->truncated += m->truncated;
+		run->mismatches += m->mismatches;
+	}
+	free(run->threads);
+	run->threads = calloc(r->nthreads ? r->nthreads : 1, sizeof(*run->threads));
+	run->nthreads = 0;
+	for (size_t i = 0; run->threads && i < r->threads_cap; i++) {
+		const struct thread_info *t = &r->threads[i];
+		if (t->tid)
+			run->threads[run->nthreads++] = (struct run_thread){
+				t->tid, intern(r, t->comm), t->samples };
+	}
 }
 
-int cmd_record(const struct cli_opts *o)
+static void print_stats(struct recorder *r, const struct cli_opts *o)
 {
-	const struct writer *w = NULL;
-	if (o->output) {
-		w = output_for_path(o->output);
-		if (!w) {
-			cli_error("unknown output format for %s: use .csv, .txt or .folded "
-				  "(see 'pyrometer record --help')", o->output);
-			return EXIT_USAGE;
-		}
-		int e = output_check_path(o->output);
-		if (e < 0) {
-			cli_error("cannot write %s: %s", o->output, strerror(-e));
-			return EXIT_CANNOT;
-		}
-	}
-	int e = target_check(o->pid);
-	if (e < 0)
-		return cli_attach_error(o->pid, e, NULL);
-
-	struct recorder *r = calloc(1, sizeof(*r));
-	if (!r) {
-		cli_error("out of memory");
-		return EXIT_CANNOT;
-	}
-	int rc = EXIT_CANNOT;
-	r->pid = o->pid;
-	r->perf.epfd = -1;
-	target_mem_init(&r->mem, o->pid);
-	strpool_init(&r->pool);
-	char err[512] = "";
-	e = py_attach(o->pid, &r->mem, &r->pool, &r->rt, err, sizeof(err));
-	if (e == -ESRCH && o->native != NATIVE_NONE) {
-		/* Not Python: a native profile is still a profile. */
-		fprintf(stderr, "pyrometer: %s; recording native stacks only\n", err);
-		r->rt = NULL;
-	} else if (e < 0) {
-		rc = cli_attach_error(o->pid, e, err);
-		goto out;
-	}
-	r->mx = malloc(sizeof(*r->mx));
-	if (!r->mx) {
-		cli_error("out of memory");
-		goto out;
-	}
-	e = mixed_init(r->mx, o->pid, r->rt, &r->mem, &r->pool, o->native);
-	if (e < 0) {
-		cli_error("cannot read the memory map of process %d: %s", (int)r->pid,
-			  strerror(-e));
-		goto out;
-	}
-	rc = choose_events(r, o);
-	if (rc != EXIT_OK)
-		goto out;
-	struct output_opts oo = { 0 };
-	rc = check_keys(r, o, &oo);
-	if (rc != EXIT_OK)
-		goto out;
-	rc = EXIT_CANNOT;
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-
-	rc = open_events(r, o);
-	if (rc != EXIT_OK)
-		goto out;
-	/* The events that opened are the profile's columns. */
-	struct prof_event pev[PROF_EVENTS_MAX];
-	for (size_t i = 0; i < r->nev; i++)
-		pev[i] = (struct prof_event){ intern(r, r->ev[i].name), (int)r->ev[i].role };
-	rc = check_keys(r, o, &oo);   /* fallback may have left a key's event out */
-	if (rc != EXIT_OK)
-		goto out;
-	rc = EXIT_CANNOT;
-	r->prof = profile_new_events(pev, r->nev);
-	if (!r->prof) {
-		cli_error("out of memory");
-		goto out;
-	}
-	run_loop(r, o);
-
-	rc = write_output(r, o, w, &oo);
 	events_line(r);
-	if (r->mx->uw && r->mx->native_samples) {
+	const struct mixed *m = r->procs[0]->mx;
+	if (m && m->uw && m->native_samples) {
 		char line[512];
-		mixed_stats_line(r->mx, o->stack_size, line, sizeof(line));
+		mixed_stats_line(m, o->stack_size, line, sizeof(line));
 		fprintf(stderr, "pyrometer: %s\n", line);
 	}
+	if (r->nprocs > 1)
+		fprintf(stderr, "pyrometer: %zu Python processes followed\n", r->nprocs);
 	/* The summary stays the last line: scripts read it. */
 	if (r->no_python)
 		fprintf(stderr, "pyrometer: %llu samples in threads running no Python code\n",
@@ -669,17 +901,181 @@ int cmd_record(const struct cli_opts *o)
 	fprintf(stderr, "pyrometer: %llu samples, %llu lost, %llu without a Python stack, "
 		"%zu threads\n", (unsigned long long)r->samples, (unsigned long long)r->lost,
 		(unsigned long long)r->unreadable, r->nthreads);
+}
+
+/* ---------------------------------------------------------------- record */
+
+/* Attach to the target of -p: its Python runtime, or a native profile. */
+static int attach_target(struct recorder *r, struct proc *p)
+{
+	char err[512] = "";
+	int e = py_attach(p->pid, &p->mem, &r->pool, &p->rt, err, sizeof(err));
+	if (e == -ESRCH && r->o->native != NATIVE_NONE) {
+		/* Not Python: a native profile is still a profile. */
+		fprintf(stderr, "pyrometer: %s; recording native stacks only\n", err);
+		p->rt = NULL;
+	} else if (e < 0) {
+		return cli_attach_error(p->pid, e, err);
+	}
+	if (p->rt)
+		snprintf(p->python, sizeof(p->python), "%s", py_version_string(p->rt));
+	target_cmdline(p->pid, p->target, sizeof(p->target));
+	return EXIT_OK;
+}
+
+/* -- CMD: the command, forked and waiting at its gate. */
+static int start_command(struct recorder *r, const struct cli_opts *o)
+{
+	int e = launch_fork(o->cmd_argv, &r->launch);
+	if (e < 0) {
+		cli_error("cannot start %s: %s", o->cmd_argv[0], strerror(-e));
+		return EXIT_CANNOT;
+	}
+	r->launched = 1;
+	return EXIT_OK;
+}
+
+/* Open the command's gate; its runtime is looked for from now on. */
+static int release_command(struct recorder *r, struct proc *p, const struct cli_opts *o)
+{
+	int e = launch_go(&r->launch);
+	p->perf.on_exec = 0;   /* threads it starts count at once */
+	if (e < 0) {
+		cli_error("cannot run %s: %s", o->cmd_argv[0], strerror(-e));
+		int st = launch_wait(&r->launch);
+		r->launched = 0;
+		return st == 127 || st == 126 ? st : EXIT_CANNOT;
+	}
+	p->looking = 1;
+	target_cmdline(p->pid, p->target, sizeof(p->target));
+	return EXIT_OK;
+}
+
+static void event_names(const struct recorder *r, const char **names, int *roles)
+{
+	for (size_t i = 0; i < r->nev; i++) {
+		names[i] = r->ev[i].name;
+		roles[i] = (int)r->ev[i].role;
+	}
+}
+
+int cmd_record(const struct cli_opts *o)
+{
+	const struct writer *w[8] = { NULL };
+	int nout = o->noutputs ? o->noutputs : 1;
+	for (int i = 0; i < nout; i++) {
+		int rc = outsel_writer(o, o->noutputs ? o->outputs[i] : NULL, &w[i]);
+		if (rc != EXIT_OK)
+			return rc;
+	}
+	if (!o->cmd_argv) {
+		int e = target_check(o->pid);
+		if (e < 0)
+			return cli_attach_error(o->pid, e, NULL);
+	}
+
+	struct recorder *r = calloc(1, sizeof(*r));
+	if (!r) {
+		cli_error("out of memory");
+		return EXIT_CANNOT;
+	}
+	int rc = EXIT_CANNOT;
+	r->o = o;
+	r->epfd = epoll_create1(EPOLL_CLOEXEC);
+	r->launch.pid = -1;
+	r->launch.gate = r->launch.err = -1;
+	run_init(&r->run);
+	strpool_init(&r->pool);
+	struct output_opts oo = { 0 };
+	const char *names[PERF_EVENTS_MAX];
+	int roles[PERF_EVENTS_MAX];
+	if (o->cmd_argv && (rc = start_command(r, o)) != EXIT_OK)
+		goto out;
+	rc = EXIT_CANNOT;
+	struct proc *p = proc_new(r, r->launched ? r->launch.pid : o->pid);
+	if (!p || r->epfd < 0) {
+		cli_error("out of memory");
+		goto out;
+	}
+	if (!r->launched && (rc = attach_target(r, p)) != EXIT_OK)
+		goto out;
+	rc = choose_events(r, o, p->pid);
+	if (rc != EXIT_OK)
+		goto out;
+	event_names(r, names, roles);
+	rc = outsel_keys(o, names, roles, r->nev, &oo);
+	if (rc != EXIT_OK)
+		goto out;
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+
+	rc = open_events(r, p);
+	if (rc != EXIT_OK)
+		goto out;
+	if (r->launched && (rc = release_command(r, p, o)) != EXIT_OK)
+		goto out;
+	rc = EXIT_CANNOT;
+	p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = p };
+	if (proc_mixed(r, p) < 0 || epoll_ctl(r->epfd, EPOLL_CTL_ADD, p->perf.epfd, &ev) < 0) {
+		cli_error("cannot read the memory map of process %d", (int)p->pid);
+		goto out;
+	}
+	/* The events that opened are the profile's columns. */
+	struct prof_event pev[PROF_EVENTS_MAX];
+	event_names(r, names, roles);
+	for (size_t i = 0; i < r->nev; i++)
+		pev[i] = (struct prof_event){ intern(r, r->ev[i].name), (int)r->ev[i].role };
+	oo = (struct output_opts){ 0 };
+	rc = outsel_keys(o, names, roles, r->nev, &oo);  /* --fallback may have left one out */
+	if (rc != EXIT_OK)
+		goto out;
+	rc = EXIT_CANNOT;
+	r->prof = profile_new_events(pev, r->nev);
+	r->run.nev = r->nev;
+	if (!r->prof) {
+		cli_error("out of memory");
+		goto out;
+	}
+	proc_frame(r, p);
+	r->start_ns = now_ns();
+	r->run.start_unix_ns = (uint64_t)time(NULL) * 1000000000ull;
+	run_loop(r, o);
+	fill_run(r, o, now_ns());
+
+	oo.threads = o->threads;
+	oo.top = o->output || w[0] ? 0 : 20;
+	oo.run = &r->run;
+	rc = EXIT_OK;
+	for (int i = 0; i < nout; i++) {
+		int e = outsel_write(o->noutputs ? o->outputs[i] : NULL, w[i], r->prof, &oo);
+		if (e != EXIT_OK)
+			rc = e;
+	}
+	print_stats(r, o);
 out:
-	perf_set_release(&r->perf);
-	if (r->mx)
-		mixed_release(r->mx);
-	free(r->mx);
+	for (size_t i = 0; i < r->nprocs; i++)
+		perf_set_release(&r->procs[i]->perf);
+	if (r->launched) {
+		/* The command's status is ours, the output's failure aside. */
+		int st = launch_wait(&r->launch);
+		if (rc == EXIT_OK)
+			rc = st;
+	} else if (r->launch.pid > 0) {
+		launch_abort(&r->launch);
+	}
+	for (size_t i = 0; i < r->nprocs; i++)
+		proc_free(r->procs[i]);
 	profile_free(r->prof);
-	py_detach(r->rt);
+	run_release(&r->run);
 	strpool_release(&r->pool);
-	target_mem_release(&r->mem);
 	free(r->threads);
 	free(r->ev);
+	if (r->epfd >= 0)
+		close(r->epfd);
 	free(r);
 	return rc;
 }

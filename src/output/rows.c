@@ -65,7 +65,7 @@ int rows_build(const struct profile *p, const struct output_opts *o, struct rows
 	static const uint64_t none[1];
 	for (uint32_t id = 0; id < nf; id++) {
 		const struct prof_frame *f = profile_frame_get(p, id);
-		if (f->kind == PROF_THREAD)
+		if (f->kind == PROF_THREAD || f->kind == PROF_PROCESS)
 			continue;
 		const uint64_t *sv = nev ? &out->selfv[(size_t)id * nev] : none;
 		const uint64_t *tv = nev ? &out->totalv[(size_t)id * nev] : none;

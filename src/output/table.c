@@ -118,7 +118,9 @@ static int write_table(FILE *f, const struct profile *p, const struct output_opt
 		fprintf(f, "%*s ", len < 40 ? (int)(40 - len) : 0, "");
 		if (fr->kind == PROF_PYTHON) {
 			esc_put(f, esc_term, fr->file);
-			fprintf(f, ":%d\n", fr->line < 0 ? 0 : fr->line);
+			if (fr->line >= 0)
+				fprintf(f, ":%d", fr->line);
+			fputc('\n', f);
 		} else if (fr->kind == PROF_NATIVE && fr->file[0]) {
 			fputc('[', f);
 			esc_put(f, esc_term, fr->file);

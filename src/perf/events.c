@@ -180,6 +180,12 @@ static void event_attr(const struct perf_set *s, size_t i, struct perf_event_att
 	 * its CPU may never have. */
 	a->disabled = d->role == PERF_EV_LEADER && s->nev > 1;
 	a->inherit = 0;
+	/* A launched command: armed now, counting from its exec on (a member
+	 * follows its leader). */
+	if (s->on_exec && d->role != PERF_EV_MEMBER) {
+		a->disabled = 1;
+		a->enable_on_exec = 1;
+	}
 	if (d->role == PERF_EV_MEMBER) {
 		a->sample_period = 0;
 		a->freq = 0;
@@ -257,7 +263,8 @@ int perf_set_add_thread(struct perf_set *s, pid_t tid)
 			goto fail;
 		}
 	}
-	if (s->nev > 1 && ioctl(t->fd, PERF_EVENT_IOC_ENABLE, PERF_IOC_FLAG_GROUP) < 0) {
+	if (s->nev > 1 && !s->on_exec &&
+	    ioctl(t->fd, PERF_EVENT_IOC_ENABLE, PERF_IOC_FLAG_GROUP) < 0) {
 		err = -errno;
 		goto fail;
 	}

@@ -331,6 +331,11 @@ int profile_totals(const struct profile *p, uint64_t **self_out, uint64_t **tota
 
 struct profile *profile_without_threads(const struct profile *p)
 {
+	return profile_transform(p, PROF_DROP_THREADS);
+}
+
+struct profile *profile_transform(const struct profile *p, unsigned flags)
+{
 	struct profile *q = profile_new_events(p->events, p->nev);
 	uint32_t *path = NULL;
 	size_t cap = 0;
@@ -350,9 +355,10 @@ struct profile *profile_without_threads(const struct profile *p)
 		size_t n = 0;
 		for (uint32_t k = id; k != PROF_ROOT; k = p->nodes[k].parent) {
 			const struct prof_frame *f = &p->frames[p->nodes[k].frame];
-			if (f->kind == PROF_THREAD)
+			if (f->kind == PROF_THREAD && (flags & PROF_DROP_THREADS))
 				continue;
-			uint32_t fid = profile_frame(q, f->name, f->file, f->line, f->kind);
+			int line = f->kind == PROF_PYTHON && (flags & PROF_DROP_LINES) ? -1 : f->line;
+			uint32_t fid = profile_frame(q, f->name, f->file, line, f->kind);
 			if (fid == UINT32_MAX)
 				goto fail;
 			path[n++] = fid;

@@ -292,6 +292,15 @@ def finish_recording(res, out, weighted=False, **csv_checks):
     return rec
 
 
+def finish_recording_any_status(res, out, **csv_checks):
+    """finish_recording for runs whose exit status is the launched command's."""
+    import subprocess
+    ok = subprocess.CompletedProcess(res.args, 0, res.stdout, res.stderr)
+    rec = finish_recording(ok, out, **csv_checks)
+    rec.result = res
+    return rec
+
+
 def function_totals(rows):
     """{function: (self, total)} summed over a function's rows (non-recursive functions)."""
     acc = {}
