@@ -76,6 +76,14 @@ uint32_t profile_add(struct profile *p, const uint32_t *frames, size_t n, uint64
 uint32_t profile_add_counts(struct profile *p, const uint32_t *frames, size_t n,
 			    uint64_t count, const uint64_t *vals);
 
+/* The child of node parent through frame, created when missing; counts
+ * nothing. UINT32_MAX when out of memory or parent/frame is not valid. */
+uint32_t profile_child(struct profile *p, uint32_t parent, uint32_t frame);
+
+/* Add count samples and vals[0..profile_nevents()) (NULL: none) to node id
+ * (which must exist). */
+void profile_node_add(struct profile *p, uint32_t id, uint64_t count, const uint64_t *vals);
+
 /* A node's own event counts (profile_nevents() values), or NULL when the
  * profile counts no events. */
 const uint64_t *profile_node_counts(const struct profile *p, uint32_t id);

@@ -217,6 +217,24 @@ uint32_t profile_add_counts(struct profile *p, const uint32_t *frames, size_t n,
 	return node;
 }
 
+uint32_t profile_child(struct profile *p, uint32_t parent, uint32_t frame)
+{
+	if (parent >= p->nnodes || frame >= p->nframes)
+		return UINT32_MAX;
+	return child(p, parent, frame);
+}
+
+void profile_node_add(struct profile *p, uint32_t id, uint64_t count, const uint64_t *vals)
+{
+	if (id >= p->nnodes)
+		return;
+	p->nodes[id].self += count;
+	p->samples += count;
+	if (vals)
+		for (size_t k = 0; k < p->nev; k++)
+			p->counts[(size_t)id * p->nev + k] += vals[k];
+}
+
 uint32_t profile_add(struct profile *p, const uint32_t *frames, size_t n, uint64_t count)
 {
 	return profile_add_counts(p, frames, n, count, NULL);
