@@ -19,7 +19,7 @@ LDLIBS    := -lelf -llzma -lm -lunwind-x86_64 -lunwind -lpfm -lz
 DEB_PKGS  := gcc make libc6-dev libelf-dev libcmocka-dev python3 python3-pytest \
              patchelf mandoc ca-certificates liblzma-dev xz-utils binutils \
              libunwind-dev python3-numpy strace libpfm4-dev zlib1g-dev golang-go \
-             chromium nodejs npm
+             chromium nodejs
 
 SRC       := $(sort $(wildcard src/*.c src/*/*.c))
 LIB_SRC   := $(filter-out src/main.c,$(SRC))
@@ -69,6 +69,7 @@ deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then \
 	  echo "make deps: installing$$missing"; \

@@ -413,7 +413,7 @@ int cmd_diff(const struct cli_opts *o)
 	qsort(t.v, t.n, sizeof(*t.v), cmp_delta);
 	sorting = NULL;
 
-	struct output_opts oo = { 0 };
+	struct output_opts oo = { .run = &c.run };
 	if (t.sort > 0)
 		oo.weight_event = t.cur_ev[t.sort] + 1;
 	rc = write_diff(o, w, &t, b.prof, c.prof, &oo);
