@@ -81,6 +81,15 @@ size_t esc_csv(char *out, size_t cap, const char *s);       /* RFC 4180 + formul
 size_t esc_frame(char *out, size_t cap, const char *s);     /* collapsed stacks: no ';' or controls */
 size_t esc_term(char *out, size_t cap, const char *s);      /* terminal: controls as \xNN */
 
+/*
+ * The UTF-8 character at s[0..n) (n >= 1): its length in bytes and its code
+ * point in *cp; 0 when the bytes there are not UTF-8 (an overlong form, a
+ * surrogate, past U+10FFFF, a sequence cut short). Writers replace such a
+ * byte by U+FFFD.
+ */
+#include <stdint.h>
+size_t esc_utf8(const unsigned char *s, size_t n, uint32_t *cp);
+
 /* fputs(s escaped by esc) to f, whatever its length. */
 void esc_put(FILE *f, size_t (*esc)(char *, size_t, const char *), const char *s);
 

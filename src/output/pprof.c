@@ -264,36 +264,13 @@ static void strtab_release(struct strtab *t)
 	free(t->v);
 }
 
-/* The length of the valid UTF-8 sequence at s, or 0 when it is not one
- * (overlong forms, surrogates and code points past U+10FFFF are not). */
+/* The length of the valid UTF-8 sequence at s (NUL-terminated: the NUL
+ * ends a sequence before any byte past it is read), or 0 when it is not
+ * one. */
 static int utf8_len(const unsigned char *s)
 {
-	unsigned char lo = 0x80, hi = 0xbf;
-	int n;
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (int i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return n;
+	uint32_t cp;
+	return (int)esc_utf8(s, 4, &cp);
 }
 
 /* proto3 strings are UTF-8: bytes from the target that are not become

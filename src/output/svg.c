@@ -57,40 +57,14 @@
 /* ---- XML text --------------------------------------------------------- */
 
 /* The character at s[0..n) (n >= 1): its length in bytes, and its code
- * point in *cp; bytes that are not UTF-8 (overlong forms, surrogates,
- * beyond U+10FFFF, cut sequences) give U+FFFD for one byte. */
+ * point in *cp; bytes that are not UTF-8 give U+FFFD for one byte. */
 static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
 {
-	unsigned c = s[0];
-	size_t len;
-	uint32_t v, min;
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2, v = c & 0x1f, min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3, v = c & 0x0f, min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4, v = c & 0x07, min = 0x10000;
-	} else {
-		*cp = 0xfffd;
-		return 1;
-	}
-	for (size_t i = 1; i < len; i++) {
-		if (i >= n || (s[i] & 0xc0) != 0x80) {
-			*cp = 0xfffd;
-			return 1;
-		}
-		v = v << 6 | (s[i] & 0x3fu);
-	}
-	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) {
-		*cp = 0xfffd;
-		return 1;
-	}
-	*cp = v;
-	return len;
+	size_t len = esc_utf8(s, n, cp);
+	if (len)
+		return len;
+	*cp = 0xfffd;
+	return 1;
 }
 
 static size_t utf8_chars(const char *s)
