@@ -81,16 +81,21 @@ def test_report_round_trip(debian_python, spawn, pyrometer, tmp_path):
     t = spawn(debian_python, "ratio.py")
     d = tmp_path / "rec"
     d.mkdir()
-    direct, recording, folded = d / "direct.csv", d / "run.pyro", d / "direct.folded"
+    recording = d / "run.pyro"
+    formats = ("csv", "folded", "svg", "speedscope.json", "pb.gz")
+    outs = []
+    for fmt in formats:
+        outs += ["-o", d / ("direct." + fmt)]
     res = pyro.run([pyrometer, "record", "-p", t.pid, "-F", 500, "-d", 1.5,
-                    "-e", "cpu-clock,page-faults", "-o", recording, "-o", direct, "-o", folded],
-                   timeout=60)
+                    "-e", "cpu-clock,page-faults", "-o", recording] + outs, timeout=60)
     ctx = pyro.describe(res)
-    assert res.returncode == 0, "record with three outputs failed" + ctx
-    for fmt, ref in (("csv", direct), ("folded", folded)):
+    assert res.returncode == 0, "record with six outputs failed" + ctx
+    for fmt in formats:
+        ref = d / ("direct." + fmt)
         out = tmp_path / ("report." + fmt)
         rep = pyro.run([pyrometer, "report", recording, "-o", out], timeout=60)
         assert rep.returncode == 0, "report failed" + pyro.describe(rep)
+        assert ref.stat().st_size > 0, "record wrote an empty %s" % ref
         assert out.read_bytes() == ref.read_bytes(), \
             "report's %s differs from record's direct %s%s" % (fmt, fmt, ctx)
     # the table on stdout, and --by function
