@@ -25,15 +25,19 @@ PROMPT = "pyro$ "
 
 
 class Pane:
-    """One tmux server with one window; killed by close()."""
+    """One tmux server with one window; start() it, close() kills it."""
 
-    def __init__(self, width=160, height=40):
+    def __init__(self):
         self.socket = "pyro-test-%d-%d" % (os.getpid(), next(_ids))
+        self.socket_path = None
+
+    def start(self, width, height):
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TMUX", "PYTHON"))}
         env.update(LC_ALL="C.UTF-8", ENV="/dev/null", PYRO_TEST_LIFETIME="60")
         env.pop("NO_COLOR", None)
         self._tmux("-f", "/dev/null", "new-session", "-d", "-x", str(width), "-y", str(height),
                    "/bin/sh", env=env)
+        self.socket_path = self.fmt("#{socket_path}")
         self.type("PS1='%s''%s'" % (PROMPT[:-2], PROMPT[-2:]))   # the line itself does not match
         self.wait_for(lambda s: re.search(r"^pyro\$", s, re.M), 10, "the shell prompt")
 
@@ -47,6 +51,11 @@ class Pane:
     def close(self):
         subprocess.run([TMUX, "-L", self.socket, "kill-server"], stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, timeout=10)
+        if self.socket_path:
+            try:
+                os.unlink(self.socket_path)
+            except OSError:
+                pass
 
     def type(self, text, enter=True):
         self._tmux("send-keys", "-l", text)
@@ -100,8 +109,9 @@ def pane():
     panes = []
 
     def make(width=160, height=40):
-        p = Pane(width, height)
-        panes.append(p)
+        p = Pane()
+        panes.append(p)         # killed at teardown even if it fails to start
+        p.start(width, height)
         return p
 
     yield make
