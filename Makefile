@@ -13,13 +13,13 @@ PYTHON    ?= /usr/bin/python3
 CFLAGS    ?= -O2 -g
 ALL_CFLAGS = $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude \
              -DPYROMETER_VERSION='"$(VERSION)"'
-LDLIBS    := -lelf -llzma -lm -lunwind-x86_64 -lunwind -lpfm -lz
+LDLIBS    := -lelf -llzma -lm -lunwind-x86_64 -lunwind -lpfm -lz -lncursesw -lpthread
 
 # Debian packages the build, the tests and the demo need.
 DEB_PKGS  := gcc make libc6-dev libelf-dev libcmocka-dev python3 python3-pytest \
              patchelf mandoc ca-certificates liblzma-dev xz-utils binutils \
              libunwind-dev python3-numpy strace libpfm4-dev zlib1g-dev golang-go \
-             chromium nodejs
+             chromium nodejs libncurses-dev tmux
 
 SRC       := $(sort $(wildcard src/*.c src/*/*.c))
 LIB_SRC   := $(filter-out src/main.c,$(SRC))

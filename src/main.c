@@ -23,6 +23,8 @@ int main(int argc, char **argv)
 		return cmd_report(&o);
 	case CMD_DIFF:
 		return cmd_diff(&o);
+	case CMD_TOP:
+		return cmd_top(&o);
 	default:
 		cli_usage(NULL);
 		return EXIT_USAGE;

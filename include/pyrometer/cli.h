@@ -17,7 +17,8 @@ enum cli_exit {
 };
 
 enum cli_cmd {
-	CMD_NONE, CMD_RECORD, CMD_DUMP, CMD_EVENTS, CMD_REPORT, CMD_DIFF, CMD_HELP, CMD_VERSION
+	CMD_NONE, CMD_RECORD, CMD_DUMP, CMD_EVENTS, CMD_REPORT, CMD_DIFF, CMD_TOP, CMD_HELP,
+	CMD_VERSION
 };
 
 enum cli_by { BY_LINE = 0, BY_FUNCTION, BY_STACK };
@@ -41,6 +42,7 @@ struct cli_opts {
 	int noutputs;
 	int threads;          /* --threads */
 	int subprocesses;     /* --subprocesses: follow the Python processes it starts */
+	double delay;         /* top --delay: seconds between refreshes */
 	enum cli_native native; /* --native */
 	unsigned stack_size;  /* --stack-size, bytes */
 	const char *events;   /* -e, NULL = the default set */
@@ -74,6 +76,7 @@ int cmd_dump(const struct cli_opts *o);
 int cmd_events(const struct cli_opts *o);
 int cmd_report(const struct cli_opts *o);
 int cmd_diff(const struct cli_opts *o);
+int cmd_top(const struct cli_opts *o);
 
 /* One-line error on stderr, "pyrometer: ..." */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -18,6 +18,7 @@ static const char usage_main[] =
 	"  record -p PID   sample a running Python process, report hot functions and lines\n"
 	"  dump -p PID     print every thread's current Python stack once\n"
 	"  record -- CMD   start CMD and sample it until it exits\n"
+	"  top -p PID      live view of the hottest functions and lines (also -- CMD)\n"
 	"  report FILE     render a .pyro recording in any output format\n"
 	"  diff BASE NEW   compare two recordings; --fail-over makes it a CI gate\n"
 	"  events          list the events this machine can count, and why not others\n"
@@ -78,6 +79,23 @@ static const char usage_record[] =
 	"      --subprocesses      also sample the Python processes it starts\n"
 	"                          (subprocess, multiprocessing), each stack under a\n"
 	"                          root frame 'process PID (name)'\n"
+	"  -h, --help              show this help\n";
+
+static const char usage_top[] =
+	"usage: pyrometer top -p PID [-e EVENTS] [-F HZ] [--delay SECONDS] [--native MODE]\n"
+	"       pyrometer top [OPTIONS] -- COMMAND [ARGS...]\n"
+	"\n"
+	"A live table of the hottest Python functions (or lines) with their event\n"
+	"counts and metrics, refreshed every --delay seconds (default 1; + and -\n"
+	"change it). Press h or ? for the keys, q to quit. Needs a terminal; to write\n"
+	"a profile to a file use pyrometer record.\n"
+	"\n"
+	"  -p, --pid PID           process to watch\n"
+	"  -e, --events EVENTS     as for record (see 'pyrometer events')\n"
+	"  -F, --frequency HZ      samples per second per thread (1-10000, default 100)\n"
+	"      --delay SECONDS     refresh interval, 0.25 to 10 (default 1)\n"
+	"      --native MODE       auto (default), all or none, as for record\n"
+	"      --fallback          leave out events that cannot be opened\n"
 	"  -h, --help              show this help\n";
 
 static const char usage_report[] =
@@ -160,6 +178,8 @@ void cli_usage(const char *cmd)
 		fputs(usage_events, stdout);
 	else if (cmd && strcmp(cmd, "report") == 0)
 		fputs(usage_report, stdout);
+	else if (cmd && strcmp(cmd, "top") == 0)
+		fputs(usage_top, stdout);
 	else if (cmd && strcmp(cmd, "diff") == 0)
 		fputs(usage_diff, stdout);
 	else
@@ -206,14 +226,16 @@ static int bad(const char *cmd, const char *fmt, ...)
 #define REC ON(CMD_RECORD)
 #define REP ON(CMD_REPORT)
 #define DIF ON(CMD_DIFF)
+#define TOP ON(CMD_TOP)
 
 static const struct {
 	int c;
 	unsigned cmds;
 } option_cmds[] = {
-	{ 'p', REC | ON(CMD_DUMP) }, { 'F', REC }, { 'd', REC }, { 'o', REC | REP | DIF },
-	{ 'T', REC | REP }, { 'N', REC | ON(CMD_DUMP) }, { 'S', REC }, { 'e', REC },
-	{ 'f', REC }, { 's', REC | REP | DIF }, { 'w', REC | REP }, { 'A', ON(CMD_EVENTS) },
+	{ 'p', REC | ON(CMD_DUMP) | TOP }, { 'F', REC | TOP }, { 'd', REC },
+	{ 'o', REC | REP | DIF }, { 'T', REC | REP }, { 'N', REC | ON(CMD_DUMP) | TOP },
+	{ 'S', REC | TOP }, { 'e', REC | TOP }, { 'f', REC | TOP }, { 's', REC | REP | DIF },
+	{ 'w', REC | REP }, { 'A', ON(CMD_EVENTS) }, { 'D', TOP },
 	{ 'm', REC | REP | DIF }, { 'c', REC | REP }, { 'b', REP | DIF }, { 'B', REP },
 	{ 'E', REP }, { 'X', DIF }, { 'M', DIF }, { 'P', REC },
 };
@@ -271,6 +293,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 		{ "fail-over", required_argument, NULL, 'X' },
 		{ "min-share", required_argument, NULL, 'M' },
 		{ "subprocesses", no_argument, NULL, 'P' },
+		{ "delay", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -304,15 +327,19 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 		o->cmd = CMD_EVENTS;
 	else if (!strcmp(cmd, "report"))
 		o->cmd = CMD_REPORT;
-	else if (!strcmp(cmd, "diff"))
+	else if (!strcmp(cmd, "diff")) {
 		o->cmd = CMD_DIFF;
+		o->by = BY_FUNCTION;   /* diff compares functions unless --by line */
+	}
+	else if (!strcmp(cmd, "top"))
+		o->cmd = CMD_TOP;
 	else
 		return bad("", "unknown command '%s'", cmd);
 
 	/* record stops at the first argument that is not an option (the
 	 * command to launch follows "--"); report and diff take their files
 	 * anywhere. */
-	const char *shorts = o->cmd == CMD_RECORD ? "+:p:F:d:o:e:h" :
+	const char *shorts = o->cmd == CMD_RECORD || o->cmd == CMD_TOP ? "+:p:F:d:o:e:h" :
 			     o->cmd == CMD_REPORT || o->cmd == CMD_DIFF ? ":o:h" :
 			     o->cmd == CMD_EVENTS ? "+:h" : "+:p:h";
 	optind = 2;
@@ -374,6 +401,15 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 		case 'P':
 			o->subprocesses = 1;
 			break;
+		case 'D': {
+			char *end;
+			errno = 0;
+			double v = strtod(optarg, &end);
+			if (errno || end == optarg || *end || !(v >= 0.25) || v > 10)
+				return bad(cmd, "--delay needs 0.25 to 10 seconds, not '%s'", optarg);
+			o->delay = v;
+			break;
+		}
 		case 'A':
 			o->all = 1;
 			break;
@@ -434,6 +470,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 	int rest = argc - optind;
 	switch (o->cmd) {
 	case CMD_RECORD:
+	case CMD_TOP:
 		/* getopt leaves "--" consumed: what follows is the command */
 		if (rest > 0 && optind > 2 && !strcmp(argv[optind - 1], "--")) {
 			if (o->pid)

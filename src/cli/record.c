@@ -27,6 +27,7 @@
 #include "launch.h"
 #include "mixed.h"
 #include "outsel.h"
+#include "recorder.h"
 #include "pyrometer/cli.h"
 #include "pyrometer/counts.h"
 #include "pyrometer/evspec.h"
@@ -39,6 +40,7 @@
 #include "pyrometer/sample.h"
 #include "pyrometer/strpool.h"
 #include "pyrometer/target.h"
+#include "pyrometer/tui.h"
 #include "pyrometer/unwind.h"
 
 #define THREAD_RESCAN_NS (50 * 1000000ull)
@@ -108,6 +110,16 @@ struct recorder {
 	uint64_t vals[COUNTS_MAX];
 	uint64_t ev_samples[COUNTS_MAX]; /* samples each event took */
 	int user_only;                   /* clocks leave out kernel time (not allowed) */
+
+	struct profile *window;          /* top: the samples since the last reset */
+	char source[200];                /* where the events come from, for top */
+	int (*tick)(void *ctx, struct recorder *r, uint64_t now);
+	void *tick_ctx;
+	uint64_t next_tick;
+	int keep_samples;                /* the run keeps every sample (.pyro) */
+	int live;                        /* top: stderr belongs to the screen */
+	uint64_t last_total[COUNTS_MAX]; /* top: event totals at the last snapshot */
+	uint64_t last_samples, last_snap_ns, window_start_ns;
 
 	struct run run;                  /* metadata and every sample, for .pyro */
 	uint64_t start_ns;               /* CLOCK_MONOTONIC at the start */
@@ -199,9 +211,11 @@ static void aggregate(struct proc *p, struct thread_info *t, const struct raw_sa
 		r->path[n++] = id;
 	}
 	uint32_t leaf = profile_add_counts(r->prof, r->path, n, rs->event == 0, rs->counts);
-	if (leaf != UINT32_MAX)
+	if (leaf != UINT32_MAX && r->keep_samples)
 		run_add_sample(&r->run, rs->time > r->start_ns ? rs->time - r->start_ns : 0,
 			       rs->tid, leaf, (uint32_t)rs->event, rs->counts);
+	if (r->window)
+		profile_add_counts(r->window, r->path, n, rs->event == 0, rs->counts);
 }
 
 /* Producer side: the kernel's sample, the thread's Python stack read from
@@ -356,9 +370,11 @@ static int choose_events(struct recorder *r, const struct cli_opts *o, pid_t pid
 		if (e < 0) {
 			char why[256];
 			ev_open_reason(&r->ev[0], e, why, sizeof(why));
-			fprintf(stderr, "pyrometer: hardware counters unavailable: %s; sampling "
-				"cpu-clock and counting page-faults,context-switches instead\n",
-				why);
+			if (!r->live)
+				fprintf(stderr, "pyrometer: hardware counters unavailable: %s; "
+					"sampling cpu-clock and counting "
+					"page-faults,context-switches instead\n", why);
+			snprintf(r->source, sizeof(r->source), "software fallback: %.170s", why);
 			free(r->ev);
 			r->ev = NULL;
 			n = ev_parse_list(DEFAULT_SW_EVENTS, pid, &r->ev, err, sizeof(err));
@@ -374,6 +390,9 @@ static int choose_events(struct recorder *r, const struct cli_opts *o, pid_t pid
 		return EXIT_USAGE;
 	}
 	r->nev = (size_t)n;
+	if (!r->source[0])
+		snprintf(r->source, sizeof(r->source), "%s",
+			 r->ev[0].kind == EV_HARDWARE ? "hardware PMU" : "software events");
 	return EXIT_OK;
 }
 
@@ -583,7 +602,7 @@ static void try_attach(struct proc *p)
 	}
 	if (++p->attach_tries == ATTACH_TRIES) {
 		p->looking = 0;
-		if (r->o->native != NATIVE_NONE)
+		if (r->o->native != NATIVE_NONE && !r->live)
 			fprintf(stderr, "pyrometer: %s; recording native stacks only\n", err);
 	}
 }
@@ -742,6 +761,8 @@ static void run_loop(struct recorder *r, const struct cli_opts *o)
 		uint64_t wake = next_scan;
 		if (deadline && deadline < wake)
 			wake = deadline;
+		if (r->tick && r->next_tick < wake)
+			wake = r->next_tick > now ? r->next_tick : now;
 		int looking = main_proc->looking;
 		if (looking && now + ATTACH_EVERY_NS < wake)
 			wake = now + ATTACH_EVERY_NS;
@@ -779,6 +800,8 @@ static void run_loop(struct recorder *r, const struct cli_opts *o)
 			status_samples = r->samples;
 			next_status += 1000000000ull;
 		}
+		if (r->tick && now >= r->next_tick && r->tick(r->tick_ctx, r, now))
+			break;
 	}
 	/* What the kernel already wrote is still ours to count. */
 	poll_procs(r, 0);
@@ -959,104 +982,10 @@ static void event_names(const struct recorder *r, const char **names, int *roles
 	}
 }
 
-int cmd_record(const struct cli_opts *o)
+/* Free everything; the launched command is waited for (its status is
+ * returned when rc is EXIT_OK). */
+static int recorder_free(struct recorder *r, int rc)
 {
-	const struct writer *w[8] = { NULL };
-	int nout = o->noutputs ? o->noutputs : 1;
-	for (int i = 0; i < nout; i++) {
-		int rc = outsel_writer(o, o->noutputs ? o->outputs[i] : NULL, &w[i]);
-		if (rc != EXIT_OK)
-			return rc;
-	}
-	if (!o->cmd_argv) {
-		int e = target_check(o->pid);
-		if (e < 0)
-			return cli_attach_error(o->pid, e, NULL);
-	}
-
-	struct recorder *r = calloc(1, sizeof(*r));
-	if (!r) {
-		cli_error("out of memory");
-		return EXIT_CANNOT;
-	}
-	int rc = EXIT_CANNOT;
-	r->o = o;
-	r->epfd = epoll_create1(EPOLL_CLOEXEC);
-	r->launch.pid = -1;
-	r->launch.gate = r->launch.err = -1;
-	run_init(&r->run);
-	strpool_init(&r->pool);
-	struct output_opts oo = { 0 };
-	const char *names[PERF_EVENTS_MAX];
-	int roles[PERF_EVENTS_MAX];
-	if (o->cmd_argv && (rc = start_command(r, o)) != EXIT_OK)
-		goto out;
-	rc = EXIT_CANNOT;
-	struct proc *p = proc_new(r, r->launched ? r->launch.pid : o->pid);
-	if (!p || r->epfd < 0) {
-		cli_error("out of memory");
-		goto out;
-	}
-	if (!r->launched && (rc = attach_target(r, p)) != EXIT_OK)
-		goto out;
-	rc = choose_events(r, o, p->pid);
-	if (rc != EXIT_OK)
-		goto out;
-	event_names(r, names, roles);
-	rc = outsel_keys(o, names, roles, r->nev, &oo);
-	if (rc != EXIT_OK)
-		goto out;
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-
-	rc = open_events(r, p);
-	if (rc != EXIT_OK)
-		goto out;
-	if (r->launched && (rc = release_command(r, p, o)) != EXIT_OK)
-		goto out;
-	rc = EXIT_CANNOT;
-	p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = p };
-	if (proc_mixed(r, p) < 0 || epoll_ctl(r->epfd, EPOLL_CTL_ADD, p->perf.epfd, &ev) < 0) {
-		cli_error("cannot read the memory map of process %d", (int)p->pid);
-		goto out;
-	}
-	/* The events that opened are the profile's columns. */
-	struct prof_event pev[PROF_EVENTS_MAX];
-	event_names(r, names, roles);
-	for (size_t i = 0; i < r->nev; i++)
-		pev[i] = (struct prof_event){ intern(r, r->ev[i].name), (int)r->ev[i].role };
-	oo = (struct output_opts){ 0 };
-	rc = outsel_keys(o, names, roles, r->nev, &oo);  /* --fallback may have left one out */
-	if (rc != EXIT_OK)
-		goto out;
-	rc = EXIT_CANNOT;
-	r->prof = profile_new_events(pev, r->nev);
-	r->run.nev = r->nev;
-	if (!r->prof) {
-		cli_error("out of memory");
-		goto out;
-	}
-	proc_frame(r, p);
-	r->start_ns = now_ns();
-	r->run.start_unix_ns = (uint64_t)time(NULL) * 1000000000ull;
-	run_loop(r, o);
-	fill_run(r, o, now_ns());
-
-	oo.threads = o->threads;
-	oo.top = o->output || w[0] ? 0 : 20;
-	oo.run = &r->run;
-	rc = EXIT_OK;
-	for (int i = 0; i < nout; i++) {
-		int e = outsel_write(o->noutputs ? o->outputs[i] : NULL, w[i], r->prof, &oo);
-		if (e != EXIT_OK)
-			rc = e;
-	}
-	print_stats(r, o);
-out:
 	for (size_t i = 0; i < r->nprocs; i++)
 		perf_set_release(&r->procs[i]->perf);
 	if (r->launched) {
@@ -1070,6 +999,7 @@ out:
 	for (size_t i = 0; i < r->nprocs; i++)
 		proc_free(r->procs[i]);
 	profile_free(r->prof);
+	profile_free(r->window);
 	run_release(&r->run);
 	strpool_release(&r->pool);
 	free(r->threads);
@@ -1078,4 +1008,262 @@ out:
 		close(r->epfd);
 	free(r);
 	return rc;
+}
+
+int recorder_start(const struct cli_opts *o, int live, struct output_opts *oo,
+		   struct recorder **out)
+{
+	*out = NULL;
+	if (!o->cmd_argv) {
+		int e = target_check(o->pid);
+		if (e < 0)
+			return cli_attach_error(o->pid, e, NULL);
+	}
+	struct recorder *r = calloc(1, sizeof(*r));
+	if (!r) {
+		cli_error("out of memory");
+		return EXIT_CANNOT;
+	}
+	int rc = EXIT_CANNOT;
+	r->o = o;
+	r->epfd = epoll_create1(EPOLL_CLOEXEC);
+	r->launch.pid = -1;
+	r->launch.gate = r->launch.err = -1;
+	r->keep_samples = !live;
+	r->live = live;
+	run_init(&r->run);
+	strpool_init(&r->pool);
+	const char *names[PERF_EVENTS_MAX];
+	int roles[PERF_EVENTS_MAX];
+	if (o->cmd_argv && (rc = start_command(r, o)) != EXIT_OK)
+		goto fail;
+	rc = EXIT_CANNOT;
+	struct proc *p = proc_new(r, r->launched ? r->launch.pid : o->pid);
+	if (!p || r->epfd < 0) {
+		cli_error("out of memory");
+		goto fail;
+	}
+	if (!r->launched && (rc = attach_target(r, p)) != EXIT_OK)
+		goto fail;
+	rc = choose_events(r, o, p->pid);
+	if (rc != EXIT_OK)
+		goto fail;
+	event_names(r, names, roles);
+	rc = outsel_keys(o, names, roles, r->nev, oo);
+	if (rc != EXIT_OK)
+		goto fail;
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+
+	rc = open_events(r, p);
+	if (rc != EXIT_OK)
+		goto fail;
+	if (r->launched && (rc = release_command(r, p, o)) != EXIT_OK)
+		goto fail;
+	rc = EXIT_CANNOT;
+	p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = p };
+	if (proc_mixed(r, p) < 0 || epoll_ctl(r->epfd, EPOLL_CTL_ADD, p->perf.epfd, &ev) < 0) {
+		cli_error("cannot read the memory map of process %d", (int)p->pid);
+		goto fail;
+	}
+	/* The events that opened are the profile's columns. */
+	struct prof_event pev[PROF_EVENTS_MAX];
+	event_names(r, names, roles);
+	for (size_t i = 0; i < r->nev; i++)
+		pev[i] = (struct prof_event){ intern(r, r->ev[i].name), (int)r->ev[i].role };
+	*oo = (struct output_opts){ 0 };
+	rc = outsel_keys(o, names, roles, r->nev, oo);  /* --fallback may have left one out */
+	if (rc != EXIT_OK)
+		goto fail;
+	rc = EXIT_CANNOT;
+	r->prof = profile_new_events(pev, r->nev);
+	if (live)
+		r->window = profile_new_events(pev, r->nev);
+	r->run.nev = r->nev;
+	if (!r->prof || (live && !r->window)) {
+		cli_error("out of memory");
+		goto fail;
+	}
+	proc_frame(r, p);
+	r->start_ns = now_ns();
+	r->run.start_unix_ns = (uint64_t)time(NULL) * 1000000000ull;
+	*out = r;
+	return EXIT_OK;
+fail:
+	return recorder_free(r, rc);
+}
+
+void recorder_run(struct recorder *r, int (*tick)(void *ctx, struct recorder *r, uint64_t now),
+		  void *ctx)
+{
+	r->tick = tick;
+	r->tick_ctx = ctx;
+	r->next_tick = now_ns();
+	run_loop(r, r->o);
+}
+
+void recorder_next_tick(struct recorder *r, uint64_t at)
+{
+	r->next_tick = at;
+}
+
+int recorder_end(struct recorder *r, const struct writer *const *w, int nout,
+		 struct output_opts *oo)
+{
+	const struct cli_opts *o = r->o;
+	fill_run(r, o, now_ns());
+	oo->threads = o->threads;
+	oo->top = o->output || w[0] ? 0 : 20;
+	oo->run = &r->run;
+	int rc = EXIT_OK;
+	for (int i = 0; i < nout; i++) {
+		int e = outsel_write(o->noutputs ? o->outputs[i] : NULL, w[i], r->prof, oo);
+		if (e != EXIT_OK)
+			rc = e;
+	}
+	if (nout)
+		print_stats(r, o);
+	return recorder_free(r, rc);
+}
+
+int cmd_record(const struct cli_opts *o)
+{
+	const struct writer *w[8] = { NULL };
+	int nout = o->noutputs ? o->noutputs : 1;
+	for (int i = 0; i < nout; i++) {
+		int rc = outsel_writer(o, o->noutputs ? o->outputs[i] : NULL, &w[i]);
+		if (rc != EXIT_OK)
+			return rc;
+	}
+	struct recorder *r;
+	struct output_opts oo = { 0 };
+	int rc = recorder_start(o, 0, &oo, &r);
+	if (rc != EXIT_OK)
+		return rc;
+	recorder_run(r, NULL, NULL);
+	return recorder_end(r, w, nout, &oo);
+}
+
+/* ---------------------------------------------------------------- top */
+
+void recorder_reset_window(struct recorder *r)
+{
+	struct prof_event pev[PROF_EVENTS_MAX];
+	size_t nev = profile_nevents(r->prof);
+	for (size_t k = 0; k < nev; k++)
+		pev[k] = *profile_event(r->prof, k);
+	struct profile *w = profile_new_events(pev, nev);
+	if (!w)
+		return;
+	profile_free(r->window);
+	r->window = w;
+	r->window_start_ns = now_ns();
+}
+
+static int thread_running(pid_t pid, pid_t tid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] == 'R';
+}
+
+struct tui_snapshot *recorder_snapshot(struct recorder *r, int exited, int status)
+{
+	struct tui_snapshot *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	const struct proc *p = r->procs[0];
+	uint64_t now = now_ns();
+	s->pid = p->pid;
+	snprintf(s->target, sizeof(s->target), "%.255s", p->target);
+	snprintf(s->python, sizeof(s->python), "%s", p->python);
+	s->threads = calloc(r->nthreads ? r->nthreads : 1, sizeof(*s->threads));
+	for (size_t i = 0; s->threads && i < r->threads_cap; i++) {
+		const struct thread_info *t = &r->threads[i];
+		if (!t->tid)
+			continue;
+		struct tui_thread *u = &s->threads[s->nthreads++];
+		u->tid = t->tid;
+		snprintf(u->comm, sizeof(u->comm), "%s", t->comm);
+		u->running = !exited && thread_running(p->pid, t->tid);
+	}
+	s->hz = r->o->hz;
+	double dt = r->last_snap_ns && now > r->last_snap_ns ?
+		    (double)(now - r->last_snap_ns) / 1e9 : (double)(now - r->start_ns) / 1e9;
+	uint64_t fresh = r->samples - r->last_samples;
+	unsigned running = 0;
+	for (size_t i = 0; i < s->nthreads; i++)
+		running += s->threads[i].running;
+	s->hz_achieved = dt > 0 ? (double)fresh / dt / (running ? running : 1) : 0;
+	s->samples_window = profile_samples(r->window);
+	s->samples_total = profile_samples(r->prof);
+	s->lost = r->lost;
+	s->window_seconds = (double)(now - (r->window_start_ns ? r->window_start_ns :
+					    r->start_ns)) / 1e9;
+	s->total_seconds = (double)(now - r->start_ns) / 1e9;
+	snprintf(s->source, sizeof(s->source), "%s", r->source);
+	s->nev = r->nev < TUI_EVENTS_MAX ? r->nev : TUI_EVENTS_MAX;
+	for (size_t k = 0; k < s->nev; k++) {
+		snprintf(s->ev_names[k], sizeof(s->ev_names[k]), "%.63s", r->ev[k].name);
+		s->ev_roles[k] = (int)r->ev[k].role;
+		s->ev_interval[k] = r->cstats.total[k] - r->last_total[k];
+		r->last_total[k] = r->cstats.total[k];
+	}
+	s->samples_interval = fresh;
+	s->interval_seconds = dt;
+	r->last_samples = r->samples;
+	r->last_snap_ns = now;
+	s->exited = exited;
+	if (exited) {
+		if (status >= 0)
+			snprintf(s->exit_note, sizeof(s->exit_note), "process %d exited (status %d)",
+				 (int)p->pid, status);
+		else
+			snprintf(s->exit_note, sizeof(s->exit_note), "process %d exited", (int)p->pid);
+	}
+	/* Copies: the sampler goes on adding to its own. */
+	s->window = profile_transform(r->window, 0);
+	s->all = profile_transform(r->prof, 0);
+	if (!s->threads || !s->window || !s->all) {
+		tui_snapshot_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+int recorder_target_exited(struct recorder *r, int *status)
+{
+	*status = -1;
+	if (!proc_exited(r->procs[0]))
+		return 0;
+	if (r->launched) {
+		*status = launch_wait(&r->launch);
+		r->launched = 0;
+	}
+	return 1;
+}
+
+int recorder_finish_live(struct recorder *r, int rc)
+{
+	/* A launched command that still runs when the view is closed goes on
+	 * running: no waiting for it. */
+	if (r->launched && r->nprocs && !proc_exited(r->procs[0]))
+		r->launched = 0;
+	return recorder_free(r, rc);
+}
+
+int recorder_interrupted(void)
+{
+	return stop_requested != 0;
 }
