@@ -9,7 +9,7 @@
 
 #include "launch.h"
 
-int launch_fork(char *const *argv, struct launch *l)
+int launch_fork(char *const *argv, int quiet, struct launch *l)
 {
 	int gate[2], err[2];
 	l->pid = -1;
@@ -38,6 +38,15 @@ int launch_fork(char *const *argv, struct launch *l)
 		signal(SIGHUP, SIG_DFL);
 		close(gate[1]);
 		close(err[0]);
+		if (quiet) {
+			int null = open("/dev/null", O_WRONLY);
+			if (null >= 0) {
+				dup2(null, STDOUT_FILENO);
+				dup2(null, STDERR_FILENO);
+				if (null > STDERR_FILENO)
+					close(null);
+			}
+		}
 		char go;
 		/* EOF: the profiler gave up (or died) before opening the gate */
 		if (read(gate[0], &go, 1) != 1)

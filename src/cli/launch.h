@@ -14,8 +14,9 @@ struct launch {
 	int err;      /* read end: the child's errno when exec fails, EOF when it succeeded */
 };
 
-/* Fork the child, stopped at the gate. 0 or -errno. */
-int launch_fork(char *const *argv, struct launch *l);
+/* Fork the child, stopped at the gate; quiet: its stdout and stderr go to
+ * /dev/null. 0 or -errno. */
+int launch_fork(char *const *argv, int quiet, struct launch *l);
 
 /* Open the gate and wait for the exec: 0, or -errno of a failed exec (the
  * child has exited then). */

@@ -214,8 +214,16 @@ static void aggregate(struct proc *p, struct thread_info *t, const struct raw_sa
 	if (leaf != UINT32_MAX && r->keep_samples)
 		run_add_sample(&r->run, rs->time > r->start_ns ? rs->time - r->start_ns : 0,
 			       rs->tid, leaf, (uint32_t)rs->event, rs->counts);
-	if (r->window)
+	if (r->window) {
+		/* the window interns its own frames */
+		for (size_t i = 0; i < n; i++) {
+			const struct prof_frame *f = profile_frame_get(r->prof, r->path[i]);
+			r->path[i] = profile_frame(r->window, f->name, f->file, f->line, f->kind);
+			if (r->path[i] == UINT32_MAX)
+				return;
+		}
 		profile_add_counts(r->window, r->path, n, rs->event == 0, rs->counts);
+	}
 }
 
 /* Producer side: the kernel's sample, the thread's Python stack read from
@@ -949,7 +957,8 @@ static int attach_target(struct recorder *r, struct proc *p)
 /* -- CMD: the command, forked and waiting at its gate. */
 static int start_command(struct recorder *r, const struct cli_opts *o)
 {
-	int e = launch_fork(o->cmd_argv, &r->launch);
+	/* under top the screen is the terminal's: the command's output goes away */
+	int e = launch_fork(o->cmd_argv, r->live, &r->launch);
 	if (e < 0) {
 		cli_error("cannot start %s: %s", o->cmd_argv[0], strerror(-e));
 		return EXIT_CANNOT;

@@ -12,8 +12,13 @@
 #include "pyrometer/tui.h"
 #include "recorder.h"
 
+/* Keys are acted on within this long; the screen gets a snapshot every
+ * refresh interval. */
+#define KEY_CHECK_NS (100 * 1000000ull)
+
 struct top {
 	struct tui *tui;
+	uint64_t next_publish;
 };
 
 static int tick(void *ctx, struct recorder *r, uint64_t now)
@@ -21,12 +26,16 @@ static int tick(void *ctx, struct recorder *r, uint64_t now)
 	struct top *t = ctx;
 	if (tui_quit_requested(t->tui))
 		return 1;
-	if (tui_take_reset(t->tui))
+	int reset = tui_take_reset(t->tui);
+	if (reset)
 		recorder_reset_window(r);
-	struct tui_snapshot *s = recorder_snapshot(r, 0, -1);
-	if (s)
-		tui_publish(t->tui, s);
-	recorder_next_tick(r, now + (uint64_t)(tui_interval(t->tui) * 1e9));
+	if (reset || now >= t->next_publish) {
+		struct tui_snapshot *s = recorder_snapshot(r, 0, -1);
+		if (s)
+			tui_publish(t->tui, s);
+		t->next_publish = now + (uint64_t)(tui_interval(t->tui) * 1e9);
+	}
+	recorder_next_tick(r, now + KEY_CHECK_NS);
 	return 0;
 }
 
