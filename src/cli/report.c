@@ -397,7 +397,11 @@ int cmd_diff(const struct cli_opts *o)
 			goto out;
 		}
 	}
+	/* The flame graph keeps lines in its frames, as every flame graph does;
+	 * the rows are functions unless --by line. */
 	unsigned flags = PROF_DROP_THREADS | (o->by == BY_LINE ? 0 : PROF_DROP_LINES);
+	if (w == &writer_svg)
+		flags = PROF_DROP_THREADS;
 	rc = swap_profile(&b.prof, profile_transform(b.prof, flags));
 	if (rc == EXIT_OK)
 		rc = swap_profile(&c.prof, profile_transform(c.prof, flags));
