@@ -121,4 +121,19 @@ struct profile *profile_without_threads(const struct profile *p);
 #define PROF_DROP_LINES 2u
 struct profile *profile_transform(const struct profile *p, unsigned flags);
 
+/* A path buffer that profile_add_path_of() grows; free(path) when done. */
+struct profile_scratch {
+	uint32_t *path;
+	size_t cap;
+};
+
+/*
+ * Add to q the stack that ends at node id of p (frames interned in q, as
+ * flags say: PROF_DROP_THREADS, PROF_DROP_LINES) with count samples and
+ * vals. Returns q's leaf node, or UINT32_MAX (out of memory, no such node).
+ */
+uint32_t profile_add_path_of(struct profile *q, const struct profile *p, uint32_t id,
+			     unsigned flags, uint64_t count, const uint64_t *vals,
+			     struct profile_scratch *sc);
+
 #endif

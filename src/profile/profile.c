@@ -352,48 +352,58 @@ struct profile *profile_without_threads(const struct profile *p)
 	return profile_transform(p, PROF_DROP_THREADS);
 }
 
+uint32_t profile_add_path_of(struct profile *q, const struct profile *p, uint32_t id,
+			     unsigned flags, uint64_t count, const uint64_t *vals,
+			     struct profile_scratch *sc)
+{
+	if (id >= p->nnodes)
+		return UINT32_MAX;
+	const struct prof_node *leaf = &p->nodes[id];
+	if (leaf->depth > sc->cap) {
+		size_t cap = leaf->depth * 2;
+		uint32_t *np = realloc(sc->path, cap * sizeof(*np));
+		if (!np)
+			return UINT32_MAX;
+		sc->path = np;
+		sc->cap = cap;
+	}
+	/* the frames, leaf first, then turned root first */
+	uint32_t *path = sc->path;
+	size_t n = 0;
+	for (uint32_t k = id; k != PROF_ROOT; k = p->nodes[k].parent) {
+		const struct prof_frame *f = &p->frames[p->nodes[k].frame];
+		if (f->kind == PROF_THREAD && (flags & PROF_DROP_THREADS))
+			continue;
+		int line = f->kind == PROF_PYTHON && (flags & PROF_DROP_LINES) ? -1 : f->line;
+		uint32_t fid = profile_frame(q, f->name, f->file, line, f->kind);
+		if (fid == UINT32_MAX)
+			return UINT32_MAX;
+		path[n++] = fid;
+	}
+	for (size_t a = 0, b = n ? n - 1 : 0; a < b; a++, b--) {
+		uint32_t t = path[a];
+		path[a] = path[b];
+		path[b] = t;
+	}
+	return profile_add_counts(q, path, n, count, vals);
+}
+
 struct profile *profile_transform(const struct profile *p, unsigned flags)
 {
 	struct profile *q = profile_new_events(p->events, p->nev);
-	uint32_t *path = NULL;
-	size_t cap = 0;
+	struct profile_scratch sc = { 0 };
 	if (!q)
 		return NULL;
 	for (uint32_t id = 1; id < p->nnodes; id++) {
-		const struct prof_node *leaf = &p->nodes[id];
 		if (!node_has(p, id))
 			continue;
-		if (leaf->depth > cap) {
-			cap = leaf->depth * 2;
-			uint32_t *np = realloc(path, cap * sizeof(*np));
-			if (!np)
-				goto fail;
-			path = np;
+		if (profile_add_path_of(q, p, id, flags, p->nodes[id].self,
+					profile_node_counts(p, id), &sc) == UINT32_MAX) {
+			free(sc.path);
+			profile_free(q);
+			return NULL;
 		}
-		size_t n = 0;
-		for (uint32_t k = id; k != PROF_ROOT; k = p->nodes[k].parent) {
-			const struct prof_frame *f = &p->frames[p->nodes[k].frame];
-			if (f->kind == PROF_THREAD && (flags & PROF_DROP_THREADS))
-				continue;
-			int line = f->kind == PROF_PYTHON && (flags & PROF_DROP_LINES) ? -1 : f->line;
-			uint32_t fid = profile_frame(q, f->name, f->file, line, f->kind);
-			if (fid == UINT32_MAX)
-				goto fail;
-			path[n++] = fid;
-		}
-		for (size_t a = 0, b = n ? n - 1 : 0; a < b; a++, b--) {
-			uint32_t t = path[a];
-			path[a] = path[b];
-			path[b] = t;
-		}
-		if (profile_add_counts(q, path, n, leaf->self, profile_node_counts(p, id)) ==
-		    UINT32_MAX)
-			goto fail;
 	}
-	free(path);
+	free(sc.path);
 	return q;
-fail:
-	free(path);
-	profile_free(q);
-	return NULL;
 }

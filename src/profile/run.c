@@ -55,39 +55,20 @@ struct profile *run_cut(const struct run *r, const struct profile *p, uint64_t f
 	for (size_t k = 0; k < nev; k++)
 		ev[k] = *profile_event(p, k);
 	struct profile *q = profile_new_events(ev, nev);
-	uint32_t *path = NULL;
-	size_t cap = 0;
+	struct profile_scratch sc = { 0 };
 	if (!q)
 		return NULL;
 	for (size_t i = 0; i < r->nsamples; i++) {
 		const struct run_sample *s = &r->s[i];
-		const struct prof_node *leaf = profile_node(p, s->node);
-		if (s->time < from || s->time >= to || !leaf)
+		if (s->time < from || s->time >= to || !profile_node(p, s->node))
 			continue;
-		if (leaf->depth > cap) {
-			cap = leaf->depth * 2;
-			uint32_t *np = realloc(path, cap * sizeof(*np));
-			if (!np)
-				goto fail;
-			path = np;
-		}
-		/* the frames, root first; frame ids are the same in q as in p */
-		size_t n = leaf->depth;
-		for (uint32_t k = s->node; k != PROF_ROOT; k = profile_node(p, k)->parent) {
-			const struct prof_frame *f = profile_frame_get(p, profile_node(p, k)->frame);
-			uint32_t id = profile_frame(q, f->name, f->file, f->line, f->kind);
-			if (id == UINT32_MAX)
-				goto fail;
-			path[--n] = id;
-		}
 		const uint64_t *c = nev && r->nev == nev ? &r->counts[i * nev] : NULL;
-		if (profile_add_counts(q, path, leaf->depth, s->event == 0, c) == UINT32_MAX)
-			goto fail;
+		if (profile_add_path_of(q, p, s->node, 0, s->event == 0, c, &sc) == UINT32_MAX) {
+			free(sc.path);
+			profile_free(q);
+			return NULL;
+		}
 	}
-	free(path);
+	free(sc.path);
 	return q;
-fail:
-	free(path);
-	profile_free(q);
-	return NULL;
 }
