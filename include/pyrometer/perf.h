@@ -210,6 +210,8 @@ struct perf_set {
 	struct perf_thread **v;   /* each allocated alone: stable while handlers add */
 	size_t n, cap;
 	struct perf_thread *cur;  /* the thread whose buffer is being read */
+	uint64_t cur_id;          /* the sample being handled: its id and event */
+	int cur_event;
 	uint8_t *scratch;         /* a record that wraps the ring is copied here */
 	size_t scratch_cap;
 	uint64_t bad_records;

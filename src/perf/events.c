@@ -78,15 +78,23 @@ int perf_set_events(struct perf_set *s, const struct perf_ev_def *defs, size_t n
 	return 0;
 }
 
-int perf_set_event_of(const struct perf_set *s, uint64_t id)
+/* Which of t's events has this id, or -1. */
+static int event_index(const struct perf_set *s, const struct perf_thread *t, uint64_t id)
 {
-	const struct perf_thread *t = s->cur;
-	if (!t)
-		return -1;
 	for (size_t i = 0; i < s->nev; i++)
 		if (t->ids[i] == id)
 			return (int)i;
 	return -1;
+}
+
+int perf_set_event_of(const struct perf_set *s, uint64_t id)
+{
+	if (!s->cur)
+		return -1;
+	/* drain() looked the sample's event up already */
+	if (id == s->cur_id)
+		return s->cur_event;
+	return event_index(s, s->cur, id);
 }
 
 int perf_set_native(struct perf_set *s, uint64_t regs_mask, uint32_t stack_size)
@@ -340,11 +348,10 @@ static int drain(struct perf_set *s, struct perf_thread *t, const struct perf_ha
 		 * its event in its first field. */
 		if ((s->sample_type & PERF_SAMPLE_IDENTIFIER) && hdr.type == PERF_RECORD_SAMPLE &&
 		    hdr.size >= sizeof(hdr) + 8) {
-			uint64_t id;
-			memcpy(&id, rec + sizeof(hdr), sizeof(id));
-			for (size_t i = 0; i < s->nev; i++)
-				if (t->ids[i] == id)
-					cfg.sample_type = event_sample_type(s, i);
+			memcpy(&s->cur_id, rec + sizeof(hdr), sizeof(s->cur_id));
+			s->cur_event = event_index(s, t, s->cur_id);
+			if (s->cur_event >= 0)
+				cfg.sample_type = event_sample_type(s, (size_t)s->cur_event);
 		}
 		if (perf_parse_record_cfg(rec, hdr.size, &cfg, h) < 0)
 			s->bad_records++;
@@ -375,6 +382,8 @@ int perf_set_poll(struct perf_set *s, int timeout_ms, const struct perf_handlers
 		if (t->fd < 0)
 			continue;
 		s->cur = t;
+		s->cur_id = 0;
+		s->cur_event = -1;
 		handled += drain(s, t, h);
 		s->cur = NULL;
 		if (t->gone) {
