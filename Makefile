@@ -13,15 +13,16 @@ PYTHON    ?= /usr/bin/python3
 CFLAGS    ?= -O2 -g
 ALL_CFLAGS = $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude \
              -DPYROMETER_VERSION='"$(VERSION)"'
-LDLIBS    := -lelf -llzma -lm -lunwind-x86_64 -lunwind -lpfm -lz -lncursesw -lpthread
+LDLIBS    := -lelf -llzma -lm -lunwind-x86_64 -lunwind -lpfm -lz -lncursesw -lbpf -lpthread
 
 # Debian packages the build, the tests and the demo need.
 DEB_PKGS  := gcc make libc6-dev libelf-dev libcmocka-dev python3 python3-pytest \
              patchelf mandoc ca-certificates liblzma-dev xz-utils binutils \
              libunwind-dev python3-numpy strace libpfm4-dev zlib1g-dev golang-go \
-             chromium nodejs libncurses-dev tmux
+             chromium nodejs libncurses-dev tmux \
+             clang libbpf-dev
 
-SRC       := $(sort $(wildcard src/*.c src/*/*.c))
+SRC       := $(filter-out %.bpf.c,$(sort $(wildcard src/*.c src/*/*.c)))
 LIB_SRC   := $(filter-out src/main.c,$(SRC))
 BUILD     ?= build
 OBJ       := $(SRC:%.c=$(BUILD)/%.o)
@@ -61,6 +62,17 @@ $(BUILD)/tests/test_unwind: tests/unit/test_unwind.c $(BUILD)/tests/unwind_debug
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/tests/unwind_debug_frame.o \
 	      $(BUILD)/libpyrometer.a $(LDLIBS) -lcmocka
+
+# The BPF backend's kernel program, compiled for the BPF target and
+# embedded in the binary (src/bpf/backend.c includes the object file).
+BPF_CFLAGS := -O2 -g -target bpf -Wall -Werror -I/usr/include/$(shell $(CC) -dumpmachine)
+
+$(BUILD)/pystack.bpf.o: src/bpf/pystack.bpf.c src/bpf/pystack_abi.h
+	@mkdir -p $(dir $@)
+	clang $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/src/bpf/backend.o: $(BUILD)/pystack.bpf.o
+$(BUILD)/src/bpf/backend.o: ALL_CFLAGS += -DPYSTACK_OBJ='"$(BUILD)/pystack.bpf.o"'
 
 -include $(OBJ:.o=.d)
 

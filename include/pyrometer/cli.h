@@ -29,6 +29,12 @@ enum cli_native {
 	NATIVE_NONE,          /* Python frames only; no stack copy */
 };
 
+enum cli_backend {
+	BACKEND_AUTO = 0,     /* BPF where it loads, else user space */
+	BACKEND_BPF,          /* Python stacks read by a BPF program at the sample */
+	BACKEND_USER,         /* read from user space right after the sample */
+};
+
 /* Default bytes of user stack copied per sample (see the man page). */
 #define CLI_STACK_SIZE_DEFAULT 16384
 
@@ -44,6 +50,7 @@ struct cli_opts {
 	int subprocesses;     /* --subprocesses: follow the Python processes it starts */
 	double delay;         /* top --delay: seconds between refreshes */
 	enum cli_native native; /* --native */
+	enum cli_backend backend; /* --backend (default: $PYROMETER_BACKEND, else auto) */
 	unsigned stack_size;  /* --stack-size, bytes */
 	const char *events;   /* -e, NULL = the default set */
 	int fallback;         /* --fallback: drop events that cannot be opened */

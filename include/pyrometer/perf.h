@@ -206,6 +206,9 @@ struct perf_set {
 	size_t nev;
 	int failed_event;         /* the event of the last failed open, or -1 */
 	int on_exec;              /* events start when the thread calls exec */
+	int bpf_prog;             /* a BPF program run at each sample, -1: none
+				     (perf_set_init); its samples wake the
+				     reader in batches */
 	int epfd;
 	struct perf_thread **v;   /* each allocated alone: stable while handlers add */
 	size_t n, cap;

@@ -90,6 +90,47 @@ struct py_activations {
 int py_stack_read(struct py_runtime *rt, pid_t tid, struct py_raw_frame *frames,
 		  int cap, unsigned *flags, struct py_activations *acts);
 
+/*
+ * Go on reading thread tid's stack from the frame at address from, after
+ * frames[0..n) (and acts, when not NULL) already hold its inner part (read
+ * at the sample by the BPF backend). Returns the new number of frames (n
+ * when nothing more could be read).
+ */
+int py_stack_continue(struct py_runtime *rt, pid_t tid, uint64_t from,
+		      struct py_raw_frame *frames, int n, int cap, unsigned *flags,
+		      struct py_activations *acts);
+
+/*
+ * The BPF backend (src/bpf/) walks frames in the kernel with offsets it gets
+ * from here, and its records come back here to become raw frames.
+ */
+struct pystack_layout;
+struct pystack_thread;
+struct pystack_record;
+
+/* The kernel walker's layout for this interpreter; -ENOTSUP (with a reason
+ * in err) when the walker cannot read this version. */
+int py_bpf_layout(const struct py_runtime *rt, struct pystack_layout *out, char *err,
+		  size_t errcap);
+
+/* Bumped each time the runtime lists its threads again. */
+uint64_t py_threads_generation(const struct py_runtime *rt);
+
+/* The threads as the last listing found them, as the kernel walker's entries:
+ * tids[i] -> out[i]. Returns how many (<= cap). */
+int py_bpf_threads(struct py_runtime *rt, pid_t *tids, struct pystack_thread *out, int cap);
+
+/*
+ * A record of the kernel walker (status PYSTACK_OK) as raw frames and
+ * activations, the same as py_stack_read would give at the sample; a stack
+ * deeper than the walker's reach is completed by a read from user space and
+ * *deep set. acts->cstack_lo/hi are the caller's, as for py_stack_read.
+ * Returns the number of frames.
+ */
+int py_stack_from_record(struct py_runtime *rt, const struct pystack_record *rec,
+			 struct py_raw_frame *frames, int cap, unsigned *flags,
+			 struct py_activations *acts, int *deep);
+
 /* The native side of the same sample, innermost frame first. */
 struct py_native_stack {
 	int n;

@@ -34,7 +34,7 @@ static const char usage_record[] =
 	"       pyrometer record [OPTIONS] -- COMMAND [ARGS...]\n"
 	"OPTIONS: [-e EVENTS] [-F HZ] [-d SECONDS] [-o FILE] [--format NAME] [--threads]\n"
 	"         [--native MODE] [--stack-size BYTES] [--fallback] [--sort EVENT|METRIC]\n"
-	"         [--weight EVENT] [--color-by METRIC] [--subprocesses]\n"
+	"         [--weight EVENT] [--color-by METRIC] [--subprocesses] [--backend KIND]\n"
 	"\n"
 	"Sample the threads of process PID and report where they spend their time and\n"
 	"cause their events, by Python function and line, with the native (C) frames\n"
@@ -79,6 +79,11 @@ static const char usage_record[] =
 	"      --subprocesses      also sample the Python processes it starts\n"
 	"                          (subprocess, multiprocessing), each stack under a\n"
 	"                          root frame 'process PID (name)'\n"
+	"      --backend KIND      how Python stacks are read: bpf (by a BPF program at\n"
+	"                          the sample itself: events land on the exact line;\n"
+	"                          needs root or CAP_BPF and CAP_PERFMON), user (from\n"
+	"                          user space just after the sample), auto (default:\n"
+	"                          bpf where it loads; $PYROMETER_BACKEND sets it)\n"
 	"  -h, --help              show this help\n";
 
 static const char usage_top[] =
@@ -95,6 +100,7 @@ static const char usage_top[] =
 	"  -F, --frequency HZ      samples per second per thread (1-10000, default 100)\n"
 	"      --delay SECONDS     refresh interval, 0.25 to 10 (default 1)\n"
 	"      --native MODE       auto (default), all or none, as for record\n"
+	"      --backend KIND      auto (default), bpf or user, as for record\n"
 	"      --fallback          leave out events that cannot be opened\n"
 	"  -h, --help              show this help\n";
 
@@ -237,8 +243,21 @@ static const struct {
 	{ 'S', REC | TOP }, { 'e', REC | TOP }, { 'f', REC | TOP }, { 's', REC | REP | DIF },
 	{ 'w', REC | REP }, { 'A', ON(CMD_EVENTS) }, { 'D', TOP },
 	{ 'm', REC | REP | DIF }, { 'c', REC | REP }, { 'b', REP | DIF }, { 'B', REP },
-	{ 'E', REP }, { 'X', DIF }, { 'M', DIF }, { 'P', REC },
+	{ 'E', REP }, { 'X', DIF }, { 'M', DIF }, { 'P', REC }, { 'K', REC | TOP },
 };
+
+static int parse_backend(const char *s, enum cli_backend *out)
+{
+	if (!strcmp(s, "auto"))
+		*out = BACKEND_AUTO;
+	else if (!strcmp(s, "bpf"))
+		*out = BACKEND_BPF;
+	else if (!strcmp(s, "user"))
+		*out = BACKEND_USER;
+	else
+		return -1;
+	return 0;
+}
 
 static int takes(enum cli_cmd cmd, int c)
 {
@@ -294,6 +313,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 		{ "min-share", required_argument, NULL, 'M' },
 		{ "subprocesses", no_argument, NULL, 'P' },
 		{ "delay", required_argument, NULL, 'D' },
+		{ "backend", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -342,6 +362,10 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 	const char *shorts = o->cmd == CMD_RECORD || o->cmd == CMD_TOP ? "+:p:F:d:o:e:h" :
 			     o->cmd == CMD_REPORT || o->cmd == CMD_DIFF ? ":o:h" :
 			     o->cmd == CMD_EVENTS ? "+:h" : "+:p:h";
+	const char *env = getenv("PYROMETER_BACKEND");
+	if (env && *env && (o->cmd == CMD_RECORD || o->cmd == CMD_TOP) &&
+	    parse_backend(env, &o->backend) < 0)
+		return bad(cmd, "PYROMETER_BACKEND needs auto, bpf or user, not '%s'", env);
 	optind = 2;
 	opterr = 0;
 	int c;
@@ -397,6 +421,10 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 			break;
 		case 'f':
 			o->fallback = 1;
+			break;
+		case 'K':
+			if (parse_backend(optarg, &o->backend) < 0)
+				return bad(cmd, "--backend needs auto, bpf or user, not '%s'", optarg);
 			break;
 		case 'P':
 			o->subprocesses = 1;

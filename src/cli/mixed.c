@@ -131,6 +131,23 @@ void mixed_read_python(struct mixed *m, pid_t tid, uint64_t sp, size_t stack_len
 	rs->acts = acts;
 }
 
+int mixed_python_from_record(struct mixed *m, const struct pystack_record *rec, uint64_t sp,
+			     size_t stack_len, struct raw_sample *rs)
+{
+	rs->frames = m->raw;
+	struct py_activations *acts = m->uw ? &m->acts : NULL;
+	if (acts) {
+		acts->cstack_lo = sp > PY_NEWER_SPAN ? sp - PY_NEWER_SPAN : 0;
+		acts->cstack_hi = sp ? sp + stack_len : 0;
+	}
+	int deep = 0;
+	rs->nframes = py_stack_from_record(m->rt, rec, m->raw, PY_MAX_FRAMES, &rs->py_flags,
+					   acts, &deep);
+	rs->py_status = RAW_PY_OK;
+	rs->acts = acts;
+	return deep;
+}
+
 static void put(struct mixed *m, const char *name, const char *file, int line, int kind)
 {
 	if (m->nout < (int)(sizeof(m->out) / sizeof(m->out[0])))

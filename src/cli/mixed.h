@@ -83,6 +83,13 @@ void mixed_unwind(struct mixed *m, const uint64_t *regs, const uint8_t *stack,
 void mixed_read_python(struct mixed *m, pid_t tid, uint64_t sp, size_t stack_len,
 		       struct raw_sample *rs);
 
+/* The same from a record of the BPF backend (status PYSTACK_OK), read at
+ * the sample itself. Returns 1 when the stack was deeper than the kernel
+ * walks and its outer part was read from user space, else 0. */
+struct pystack_record;
+int mixed_python_from_record(struct mixed *m, const struct pystack_record *rec, uint64_t sp,
+			     size_t stack_len, struct raw_sample *rs);
+
 enum mixed_status {
 	MIXED_PYTHON = 0,        /* Python frames were found */
 	MIXED_NO_PYTHON,         /* the thread ran no Python code */

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <dirent.h>
+#include <linux/types.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,10 +25,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../bpf/pystack_abi.h"
 #include "launch.h"
 #include "mixed.h"
 #include "outsel.h"
 #include "recorder.h"
+#include "pyrometer/bpfstack.h"
 #include "pyrometer/cli.h"
 #include "pyrometer/counts.h"
 #include "pyrometer/evspec.h"
@@ -76,6 +79,8 @@ struct proc {
 	int attach_tries;
 	uint64_t relisted;           /* when its threads were last listed again */
 	char python[32];             /* its version, "" when not Python */
+	int bpf_ok;                  /* the kernel walker knows its layout */
+	uint64_t bpf_gen;            /* its thread listing the walker has */
 	char target[4096];           /* its command line */
 };
 
@@ -125,6 +130,14 @@ struct recorder {
 	uint64_t start_ns;               /* CLOCK_MONOTONIC at the start */
 	struct launch launch;            /* -- CMD: the child */
 	int launched;
+
+	/* the BPF backend (NULL: the user-space one) */
+	struct bpfstack *bpf;
+	char backend_note[400];          /* which backend runs, and why */
+	uint64_t bpf_exact;              /* Python stacks read at the sample */
+	uint64_t bpf_fallback[8];        /* read from user space instead: by pystack_status,
+					    [0] no record, [6] version not walked */
+	uint64_t bpf_deep;               /* completed from user space (deep stacks) */
 
 	/* counts for the report */
 	uint64_t samples, lost, unreadable, no_python;
@@ -226,8 +239,60 @@ static void aggregate(struct proc *p, struct thread_info *t, const struct raw_sa
 	}
 }
 
-/* Producer side: the kernel's sample, the thread's Python stack read from
- * user space right away, and its native stack unwound from the sample. */
+/* The BPF backend's thread map for p: the threads its runtime listed last. */
+static void bpf_threads_sync(struct proc *p)
+{
+	static pid_t tids[MAX_TIDS];
+	static struct pystack_thread ent[MAX_TIDS];
+	p->bpf_gen = py_threads_generation(p->rt);
+	int n = py_bpf_threads(p->rt, tids, ent, MAX_TIDS);
+	bpfstack_set_threads(p->r->bpf, p->pid, tids, ent, n);
+	p->bpf_gen = py_threads_generation(p->rt);
+}
+
+/* p's runtime is known: tell the kernel walker its layout and threads. */
+static void bpf_proc_start(struct proc *p)
+{
+	struct recorder *r = p->r;
+	struct pystack_layout L;
+	char err[256];
+	if (!r->bpf || !p->rt)
+		return;
+	if (py_bpf_layout(p->rt, &L, err, sizeof(err)) < 0) {
+		if (!r->live)
+			fprintf(stderr, "pyrometer: %s; its stacks are read from user space\n", err);
+		return;
+	}
+	if (bpfstack_add_process(r->bpf, p->pid, &L) < 0)
+		return;
+	p->bpf_ok = 1;
+	bpf_threads_sync(p);
+}
+
+/* The Python part of sample s from the BPF backend's record of it, read at
+ * the sample; from user space when there is none. Returns 1 for the former. */
+static int python_at_sample(struct proc *p, const struct perf_sample *s, uint64_t sp,
+			    size_t stack_len, struct raw_sample *rs)
+{
+	struct recorder *r = p->r;
+	const struct pystack_record *rec = NULL;
+	if (p->bpf_ok) {
+		uint64_t count = (s->has & PERF_HAS_READ) && s->read.nr ? s->read.v[0].value : 0;
+		rec = bpfstack_take(r->bpf, s->tid, count, s->time);
+	}
+	if (rec && rec->status == PYSTACK_OK) {
+		r->bpf_exact++;
+		r->bpf_deep += (uint64_t)mixed_python_from_record(p->mx, rec, sp, stack_len, rs);
+		return 1;
+	}
+	r->bpf_fallback[!p->bpf_ok ? 6 : rec && rec->status < 6 ? rec->status : 0]++;
+	mixed_read_python(p->mx, s->tid, sp, stack_len, rs);
+	return 0;
+}
+
+/* Producer side: the kernel's sample, the thread's Python stack (read by
+ * the BPF program at the sample, or from user space right away), and its
+ * native stack unwound from the sample. */
 static void on_sample(void *ctx, const struct perf_sample *s)
 {
 	struct proc *p = ctx;
@@ -257,9 +322,16 @@ static void on_sample(void *ctx, const struct perf_sample *s)
 	if ((s->has & PERF_HAS_REGS_USER) && s->nregs > 0 &&
 	    unwind_regs_unpack(UNWIND_PERF_REGS_MASK, s->regs, s->nregs, r->regs) == 0)
 		sp = r->regs[PERF_REG_X86_SP];
-	mixed_read_python(p->mx, s->tid, sp, sp ? stack_len : 0, &rs);
+	int exact = 0;
+	if (r->bpf && p->rt) {
+		exact = python_at_sample(p, s, sp, sp ? stack_len : 0, &rs);
+		if (!exact && p->bpf_ok && py_threads_generation(p->rt) != p->bpf_gen)
+			bpf_threads_sync(p);
+	} else {
+		mixed_read_python(p->mx, s->tid, sp, sp ? stack_len : 0, &rs);
+	}
 	uint64_t now = now_ns();
-	if (p->rt && s->time)
+	if (p->rt && s->time && !exact)
 		mixed_note_delay(p->mx, now - s->time);
 	/* A thread without a thread state may have one since the threads were
 	 * last listed (a forked child rebinds its main thread after fork):
@@ -298,6 +370,8 @@ static void on_exit_rec(void *ctx, pid_t pid, pid_t tid)
 	if (pid == p->pid) {
 		perf_set_thread_gone(&p->perf, tid);
 		py_threads_changed(p->rt);
+		if (p->r->bpf)
+			bpfstack_thread_gone(p->r->bpf, tid);
 	}
 }
 
@@ -512,6 +586,8 @@ static int open_first_thread(struct recorder *r, struct proc *p)
 static int perf_prepare(struct recorder *r, struct proc *p)
 {
 	int e = perf_set_init(&p->perf, p->pid, r->o->hz);
+	if (r->bpf)
+		p->perf.bpf_prog = bpfstack_prog_fd(r->bpf);
 	if (e == 0 && r->o->native != NATIVE_NONE)
 		e = perf_set_native(&p->perf, UNWIND_PERF_REGS_MASK, r->o->stack_size);
 	return e;
@@ -606,6 +682,7 @@ static void try_attach(struct proc *p)
 		p->looking = 0;
 		mixed_set_runtime(p->mx, rt);
 		snprintf(p->python, sizeof(p->python), "%s", py_version_string(rt));
+		bpf_proc_start(p);
 		return;
 	}
 	if (++p->attach_tries == ATTACH_TRIES) {
@@ -677,6 +754,7 @@ static int try_adopt(struct recorder *r, pid_t pid)
 	if (e == 0 && perf_set_threads(&p->perf) > 0 &&
 	    epoll_ctl(r->epfd, EPOLL_CTL_ADD, p->perf.epfd, &ev) == 0) {
 		proc_frame(r, p);
+		bpf_proc_start(p);
 		return 1;
 	}
 	p->gone = 1;   /* gone already, or not allowed: keep what it gave */
@@ -914,9 +992,45 @@ static void fill_run(struct recorder *r, const struct cli_opts *o, uint64_t end_
 	}
 }
 
+/* "backend: bpf, N of M Python stacks read at the sample (...)" */
+static void backend_line(const struct recorder *r)
+{
+	if (!r->bpf)
+		return;
+	static const char *const why[8] = {
+		"no record", "process not known", "thread not yet known", "thread state reused",
+		"thread state unreadable", "frame being set up", "version not walked", "",
+	};
+	uint64_t fb = 0;
+	for (int i = 0; i < 8; i++)
+		fb += r->bpf_fallback[i];
+	struct bpfstack_stats st;
+	bpfstack_get_stats(r->bpf, &st);
+	fprintf(stderr, "pyrometer: backend: bpf, %llu of %llu Python stacks read at the sample",
+		(unsigned long long)r->bpf_exact, (unsigned long long)(r->bpf_exact + fb));
+	if (fb) {
+		fputs("; from user space:", stderr);
+		const char *sep = " ";
+		for (int i = 0; i < 8; i++) {
+			if (!r->bpf_fallback[i])
+				continue;
+			fprintf(stderr, "%s%llu %s", sep, (unsigned long long)r->bpf_fallback[i], why[i]);
+			sep = ", ";
+		}
+	}
+	if (r->bpf_deep)
+		fprintf(stderr, "; %llu deeper than %d frames, completed from user space",
+			(unsigned long long)r->bpf_deep, PYSTACK_MAX_FRAMES);
+	if (st.kernel_drops)
+		fprintf(stderr, "; %llu records lost in the kernel (ring full)",
+			(unsigned long long)st.kernel_drops);
+	fputc('\n', stderr);
+}
+
 static void print_stats(struct recorder *r, const struct cli_opts *o)
 {
 	events_line(r);
+	backend_line(r);
 	const struct mixed *m = r->procs[0]->mx;
 	if (m && m->uw && m->native_samples) {
 		char line[512];
@@ -951,6 +1065,31 @@ static int attach_target(struct recorder *r, struct proc *p)
 	if (p->rt)
 		snprintf(p->python, sizeof(p->python), "%s", py_version_string(p->rt));
 	target_cmdline(p->pid, p->target, sizeof(p->target));
+	return EXIT_OK;
+}
+
+/*
+ * --backend: load the BPF program unless told not to. auto falls back to
+ * the user-space reader with a notice; bpf insists. The choice is said once.
+ */
+static int choose_backend(struct recorder *r, const struct cli_opts *o)
+{
+	char err[256];
+	if (o->backend == BACKEND_USER) {
+		snprintf(r->backend_note, sizeof(r->backend_note),
+			 "user (Python stacks read from user space after each sample, as asked)");
+	} else if (bpfstack_open(&r->bpf, err, sizeof(err)) == 0) {
+		snprintf(r->backend_note, sizeof(r->backend_note),
+			 "bpf (Python stacks read by a BPF program at each sample)");
+	} else if (o->backend == BACKEND_BPF) {
+		cli_error("%s; --backend user reads Python stacks from user space instead", err);
+		return EXIT_CANNOT;
+	} else {
+		snprintf(r->backend_note, sizeof(r->backend_note),
+			 "user (Python stacks read from user space after each sample: %s)", err);
+	}
+	if (!r->live)
+		fprintf(stderr, "pyrometer: backend: %s\n", r->backend_note);
 	return EXIT_OK;
 }
 
@@ -997,6 +1136,8 @@ static int recorder_free(struct recorder *r, int rc)
 {
 	for (size_t i = 0; i < r->nprocs; i++)
 		perf_set_release(&r->procs[i]->perf);
+	bpfstack_close(r->bpf);
+	r->bpf = NULL;
 	if (r->launched) {
 		/* The command's status is ours, the output's failure aside. */
 		int st = launch_wait(&r->launch);
@@ -1067,9 +1208,13 @@ int recorder_start(const struct cli_opts *o, int live, struct output_opts *oo,
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 
+	rc = choose_backend(r, o);
+	if (rc != EXIT_OK)
+		goto fail;
 	rc = open_events(r, p);
 	if (rc != EXIT_OK)
 		goto fail;
+	bpf_proc_start(p);
 	if (r->launched && (rc = release_command(r, p, o)) != EXIT_OK)
 		goto fail;
 	rc = EXIT_CANNOT;

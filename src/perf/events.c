@@ -46,6 +46,7 @@ int perf_set_init(struct perf_set *s, pid_t pid, unsigned hz)
 	s->pid = pid;
 	s->sample_type = PERF_SAMPLE_FIELDS_DEFAULT;
 	s->failed_event = -1;
+	s->bpf_prog = -1;
 	struct perf_event_attr *a = &s->ev[0].attr;
 	a->type = PERF_TYPE_SOFTWARE;
 	a->config = PERF_COUNT_SW_CPU_CLOCK;
@@ -205,8 +206,15 @@ static void event_attr(const struct perf_set *s, size_t i, struct perf_event_att
 	a->sample_regs_user = s->regs_user;
 	a->sample_stack_user = s->stack_user;
 	/* Wake the reader on every sample: the Python stack is read after the
-	 * sample, and the sooner the closer to where the sample was taken. */
-	a->wakeup_events = 1;
+	 * sample, and the sooner the closer to where the sample was taken.
+	 * When a BPF program reads it at the sample, the reader comes when a
+	 * quarter of the buffer is full (or on its timer) instead. */
+	if (s->bpf_prog >= 0) {
+		a->watermark = 1;
+		a->wakeup_watermark = (uint32_t)(s->data_pages * (size_t)page_size() / 4);
+	} else {
+		a->wakeup_events = 1;
+	}
 	if (d->role != PERF_EV_LEADER)
 		return;
 	/* The side records come once, from the leader. Executable mappings
@@ -266,6 +274,14 @@ int perf_set_add_thread(struct perf_set *s, pid_t tid)
 	for (size_t i = 1; i < s->nev; i++) {
 		if (s->ev[i].role == PERF_EV_SOLO &&
 		    ioctl(t->fds[i], PERF_EVENT_IOC_SET_OUTPUT, t->fd) < 0) {
+			err = -errno;
+			s->failed_event = (int)i;
+			goto fail;
+		}
+	}
+	for (size_t i = 0; s->bpf_prog >= 0 && i < s->nev; i++) {
+		if (s->ev[i].role != PERF_EV_MEMBER &&
+		    ioctl(t->fds[i], PERF_EVENT_IOC_SET_BPF, s->bpf_prog) < 0) {
 			err = -errno;
 			s->failed_event = (int)i;
 			goto fail;

@@ -88,6 +88,7 @@ struct py_runtime {
 	size_t tmap_cap;
 	int tmap_valid;
 	uint64_t tmap_refreshed_ns;
+	uint64_t tmap_generation;    /* listings so far */
 
 	/* speculation per thread, open addressing on tid */
 	struct py_spec *spec;

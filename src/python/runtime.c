@@ -443,6 +443,7 @@ void py_tmap_refresh(struct py_runtime *rt)
 	for (int i = 0; i < c.n; i++)
 		tmap_put(rt, tmp[i].tid, tmp[i].tstate, tmp[i].pthread);
 	rt->tmap_valid = 1;
+	rt->tmap_generation++;
 }
 
 static int tmap_get(struct py_runtime *rt, pid_t tid, struct py_tmap_entry *out)

@@ -370,6 +370,18 @@ static void walk_interp_frames(struct walk *w, uint64_t addr, uint64_t chunk)
 		*w->flags |= PY_STACK_TORN;
 }
 
+/* Walk on from the frame at addr, in whichever chain the version has. */
+static void walk_from(struct walk *w, uint64_t addr)
+{
+	const struct py_layout *L = &w->rt->L;
+	if (L->ts_frame >= 0) {
+		walk_frame_objects(w, addr);
+		return;
+	}
+	uint64_t chunk = L->ts_datastack_chunk >= 0 ? u64_at(w->ts, L->ts_datastack_chunk) : 0;
+	walk_interp_frames(w, addr, chunk);
+}
+
 static void remember_codes(struct py_spec *sp, const struct py_raw_frame *fr, int n)
 {
 	sp->ncodes = 0;
@@ -382,15 +394,22 @@ static void remember_codes(struct py_spec *sp, const struct py_raw_frame *fr, in
 	}
 }
 
+/*
+ * One read of thread tid's stack. With start != 0 the walk goes on from the
+ * frame at start, after the n0 frames (and the activations) already in
+ * frames/acts: the outer part of a stack whose inner part was read at the
+ * sample.
+ */
 static int read_once(struct py_runtime *rt, pid_t tid, struct py_raw_frame *frames, int cap,
-		     unsigned *flags, struct py_activations *acts)
+		     unsigned *flags, struct py_activations *acts, uint64_t start, int n0)
 {
 	const struct py_layout *L = &rt->L;
 	static struct walk w;
 	size_t tslen = (size_t)L->ts_size < sizeof(w.ts) ? (size_t)L->ts_size : sizeof(w.ts);
 	struct py_tmap_entry e;
 
-	*flags = 0;
+	if (!start)
+		*flags = 0;
 	rt->seq++;
 	for (int attempt = 0;; attempt++) {
 		if (py_tmap_lookup(rt, tid, &e) < 0)
@@ -419,6 +438,11 @@ static int read_once(struct py_runtime *rt, pid_t tid, struct py_raw_frame *fram
 	w.cap = cap;
 	w.flags = flags;
 	w.acts = acts;
+	if (start) {
+		w.n = n0;
+		walk_from(&w, start);
+		goto done;
+	}
 	if (acts) {
 		acts->n = 0;   /* cstack_lo/hi are the caller's */
 		acts->torn = 0;
@@ -460,6 +484,7 @@ static int read_once(struct py_runtime *rt, pid_t tid, struct py_raw_frame *fram
 							    : 0;
 		walk_interp_frames(&w, top, chunk);
 	}
+done:
 	end_activation(&w, 0);  /* frames left over (a cut or torn stack) */
 	if (acts)
 		acts->torn = (*flags & PY_STACK_TORN) != 0;
@@ -473,11 +498,19 @@ static int read_once(struct py_runtime *rt, pid_t tid, struct py_raw_frame *fram
 int py_stack_read(struct py_runtime *rt, pid_t tid, struct py_raw_frame *frames, int cap,
 		  unsigned *flags, struct py_activations *acts)
 {
-	int n = read_once(rt, tid, frames, cap, flags, acts);
+	int n = read_once(rt, tid, frames, cap, flags, acts, 0, 0);
 
 	/* The innermost frame changed under the read (a call starting or
 	 * ending): such moments are short, so read once more. */
 	if (n == -EAGAIN)
-		n = read_once(rt, tid, frames, cap, flags, acts);
+		n = read_once(rt, tid, frames, cap, flags, acts, 0, 0);
 	return n == -EAGAIN ? -EFAULT : n;
+}
+
+int py_stack_continue(struct py_runtime *rt, pid_t tid, uint64_t from,
+		      struct py_raw_frame *frames, int n, int cap, unsigned *flags,
+		      struct py_activations *acts)
+{
+	int got = read_once(rt, tid, frames, cap, flags, acts, from, n);
+	return got < 0 ? n : got;
 }

@@ -1,0 +1,171 @@
+/*
+ * bpf.c - the Python side of the BPF backend: the offsets the kernel walker
+ * needs, the thread entries it looks up, and its records turned back into
+ * raw frames by the same rules stack.c applies to a read from user space.
+ */
+#include <errno.h>
+#include <linux/types.h>
+#include <stdio.h>
+
+#include "internal.h"
+#include "../bpf/pystack_abi.h"
+
+static int32_t max32(int32_t a, int32_t b)
+{
+	return a > b ? a : b;
+}
+
+int py_bpf_layout(const struct py_runtime *rt, struct pystack_layout *out, char *err,
+		  size_t errcap)
+{
+	const struct py_layout *L = &rt->L;
+	struct pystack_layout o = { 0 };
+
+	if (L->ts_frame >= 0) {
+		o.top = PYSTACK_TOP_FRAME;
+		o.ts_top = L->ts_frame;
+		o.fr_instr = L->fr_lasti;
+	} else if (L->ts_cframe >= 0 && L->cf_current_frame >= 0 && L->cf_previous >= 0) {
+		o.top = PYSTACK_TOP_CFRAME;
+		o.ts_top = L->ts_cframe;
+		o.fr_instr = L->fr_instr;
+		o.code_type = rt->code_type;
+	} else {
+		o.top = PYSTACK_TOP_CURRENT;
+		o.ts_top = L->ts_current_frame;
+		o.fr_instr = L->fr_instr;
+	}
+	o.ts_cframe = L->ts_cframe;
+	o.cf_current_frame = L->cf_current_frame;
+	o.cf_previous = L->cf_previous;
+	o.owner_is_tid = L->ts_native_thread_id >= 0;
+	o.ts_owner = o.owner_is_tid ? L->ts_native_thread_id : L->ts_thread_id;
+	o.fr_back = L->fr_back;
+	o.fr_code = L->fr_code;
+	o.fr_owner = L->fr_owner;
+	o.fr_is_entry = L->fr_is_entry;
+	o.ob_type = L->ob_type;
+	o.code_mask = py_at_least(L, 3, 14) ? ~(uint64_t)3 : ~(uint64_t)0;
+
+	int32_t need = max32(max32(o.fr_back, o.fr_code), o.fr_instr) + 8;
+	need = max32(need, max32(o.fr_owner, o.fr_is_entry) + 1);
+	if (o.ts_top < 0 || o.ts_owner < 0 || o.fr_back < 0 || o.fr_code < 0 ||
+	    o.fr_instr < 0 || need > PYSTACK_FRAME_READ || (o.top == PYSTACK_TOP_CFRAME &&
+							    o.ob_type < 0)) {
+		snprintf(err, errcap, "Python %s keeps its frames where the kernel walker "
+			 "does not look", rt->version);
+		return -ENOTSUP;
+	}
+	o.fr_read = (uint32_t)(L->fr_size > 0 && L->fr_size < need ? L->fr_size : need);
+	*out = o;
+	return 0;
+}
+
+uint64_t py_threads_generation(const struct py_runtime *rt)
+{
+	return rt->tmap_generation;
+}
+
+int py_bpf_threads(struct py_runtime *rt, pid_t *tids, struct pystack_thread *out, int cap)
+{
+	const struct py_layout *L = &rt->L;
+	int n = 0;
+
+	if (!rt->tmap_valid)
+		py_tmap_refresh(rt);
+	for (size_t i = 0; i < rt->tmap_cap && n < cap; i++) {
+		const struct py_tmap_entry *e = &rt->tmap[i];
+		if (!e->tid)
+			continue;
+		tids[n] = e->tid;
+		out[n].tstate = e->tstate;
+		out[n].owner = L->ts_native_thread_id >= 0 ? (uint64_t)(uint32_t)e->tid : e->pthread;
+		n++;
+	}
+	return n;
+}
+
+/* The activations found so far end after frame n, at anchor. */
+static void act_end(struct py_activations *a, int n, uint64_t anchor)
+{
+	if (!a || a->n >= PY_MAX_ACTIVATIONS || n == (a->n ? a->end[a->n - 1] : 0))
+		return;
+	a->end[a->n] = n;
+	a->anchor[a->n] = anchor;
+	a->n++;
+}
+
+int py_stack_from_record(struct py_runtime *rt, const struct pystack_record *rec,
+			 struct py_raw_frame *frames, int cap, unsigned *flags,
+			 struct py_activations *acts, int *deep)
+{
+	const struct py_layout *L = &rt->L;
+	int n = 0, proper_end = 1;
+	int nrec = rec->nframes <= PYSTACK_MAX_FRAMES ? (int)rec->nframes : PYSTACK_MAX_FRAMES;
+
+	*flags = 0;
+	*deep = 0;
+	if (acts) {
+		acts->n = 0;
+		acts->torn = 0;
+		acts->tstate = rec->tstate;
+		acts->cframe = rec->cframe;
+		acts->cframe_root = L->ts_root_cframe >= 0
+			? rec->tstate + (uint64_t)L->ts_root_cframe : 0;
+	}
+	for (int i = 0; i < nrec; i++) {
+		const struct pystack_frame *f = &rec->frames[i];
+		if (n >= cap) {
+			*flags |= PY_STACK_TRUNCATED;
+			break;
+		}
+		if (L->ts_frame >= 0) {
+			/* <= 3.10: one eval-loop call per frame; f_lasti counts
+			 * bytes before 3.10, code units since. */
+			int32_t lasti = (int32_t)(uint32_t)f->instr;
+			int32_t idx = lasti < 0 ? -1 : (py_at_least(L, 3, 10) ? lasti : lasti / 2);
+			frames[n++] = (struct py_raw_frame){ f->code, idx };
+			act_end(acts, n, 0);
+			continue;
+		}
+		/* 3.12+: shims start activations (the same rules as stack.c). */
+		int shim_owner = f->owner == 3 || f->owner == 4;
+		int on_cstack = acts && f->addr >= acts->cstack_lo && f->addr < acts->cstack_hi;
+		int shim = shim_owner || (rt->shim_code && f->code == rt->shim_code);
+		if (py_at_least(L, 3, 12) && on_cstack && !shim) {
+			*flags |= PY_STACK_TORN;
+			break;
+		}
+		if (py_at_least(L, 3, 12) && shim) {
+			if (shim_owner && (on_cstack || !acts || !acts->cstack_hi))
+				rt->shim_code = f->code;
+			act_end(acts, n, f->addr);
+			proper_end = 1;
+			continue;
+		}
+		if (f->owner > 4 || (f->code & 7)) {
+			*flags |= PY_STACK_TORN;
+			break;
+		}
+		uint64_t start = f->code + (uint64_t)L->co_code_adaptive;
+		int64_t idx = ((int64_t)f->instr - (int64_t)start) / 2;
+		if (idx < -1 || idx > (1 << 24))
+			idx = -1;
+		frames[n++] = (struct py_raw_frame){ f->code, (int32_t)idx };
+		proper_end = L->fr_is_entry >= 0 && f->is_entry;
+		if (proper_end)
+			act_end(acts, n, 0);
+	}
+	if (!(*flags & (PY_STACK_TORN | PY_STACK_TRUNCATED)) && rec->next && n < cap) {
+		/* Deeper than the kernel walks: the rest from user space. */
+		*deep = 1;
+		n = py_stack_continue(rt, (pid_t)rec->tid, rec->next, frames, n, cap, flags, acts);
+	} else {
+		if (!rec->next && !proper_end && !(*flags & PY_STACK_TRUNCATED))
+			*flags |= PY_STACK_TORN;
+		act_end(acts, n, 0);
+	}
+	if (acts)
+		acts->torn = (*flags & PY_STACK_TORN) != 0;
+	return n;
+}
