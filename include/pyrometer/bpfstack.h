@@ -28,8 +28,9 @@ struct pystack_record;
 int bpfstack_open(struct bpfstack **out, char *err, size_t errcap);
 void bpfstack_close(struct bpfstack *b);
 
-/* The program's fd, for PERF_EVENT_IOC_SET_BPF. */
-int bpfstack_prog_fd(const struct bpfstack *b);
+/* The programs' fds, for PERF_EVENT_IOC_SET_BPF, by enum perf_bpf_kind:
+ * [0] overflow of a software or hardware event, [1] uprobe, [2] tracepoint. */
+int bpfstack_prog_fd(const struct bpfstack *b, int kind);
 
 /* Process pid runs the interpreter laid out as L (0 or -errno); forget it. */
 int bpfstack_add_process(struct bpfstack *b, pid_t pid, const struct pystack_layout *L);
@@ -48,12 +49,14 @@ void bpfstack_consume(struct bpfstack *b);
 /*
  * The record of thread tid's perf sample taken at time (ns, CLOCK_MONOTONIC)
  * when its event's count was count; NULL when there is none (its record was
- * dropped, or the program did not run). Records of earlier samples of the
- * thread that no perf sample claimed (lost perf records) are discarded on
- * the way. Valid until the next call.
+ * dropped, or the program did not run). before: the event's program runs
+ * before the event is counted (uprobes, tracepoints): its record is the last
+ * one written before the sample's time, and count is not used. Records of
+ * earlier samples of the thread that no perf sample claimed (lost perf
+ * records) are discarded on the way. Valid until the next call.
  */
 const struct pystack_record *bpfstack_take(struct bpfstack *b, pid_t tid, uint64_t count,
-					   uint64_t time);
+					   uint64_t time, int before);
 
 struct bpfstack_stats {
 	uint64_t records;        /* records received */

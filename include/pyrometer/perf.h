@@ -206,9 +206,9 @@ struct perf_set {
 	size_t nev;
 	int failed_event;         /* the event of the last failed open, or -1 */
 	int on_exec;              /* events start when the thread calls exec */
-	int bpf_prog;             /* a BPF program run at each sample, -1: none
-				     (perf_set_init); its samples wake the
-				     reader in batches */
+	/* BPF programs run at each sample, by enum perf_bpf_kind; -1: none
+	 * (perf_set_init). With them, samples wake the reader in batches. */
+	int bpf_prog[3];
 	int epfd;
 	struct perf_thread **v;   /* each allocated alone: stable while handlers add */
 	size_t n, cap;
@@ -219,6 +219,14 @@ struct perf_set {
 	size_t scratch_cap;
 	uint64_t bad_records;
 };
+
+/* Which kind of BPF program an event takes (PERF_EVENT_IOC_SET_BPF). */
+enum perf_bpf_kind {
+	PERF_BPF_OVERFLOW = 0,    /* software and hardware: run at the overflow */
+	PERF_BPF_UPROBE = 1,      /* uprobes: run at the hit, before it is counted */
+	PERF_BPF_TRACEPOINT = 2,  /* tracepoints: likewise */
+};
+enum perf_bpf_kind perf_set_bpf_kind(const struct perf_set *s, int ev);
 
 /* Prepare a set sampling cpu-clock at hz, user space only. 0 or -errno. */
 int perf_set_init(struct perf_set *s, pid_t pid, unsigned hz);

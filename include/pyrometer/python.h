@@ -211,7 +211,7 @@ struct py_thread {
  */
 int py_threads(struct py_runtime *rt, struct py_thread *out, int cap);
 
-/* Forget the tid -> thread state map (a thread came or went). */
+/* Forget the tid -> thread state map (a thread came or went); rt may be NULL. */
 void py_threads_changed(struct py_runtime *rt);
 
 /* Counters for the end-of-run report. */

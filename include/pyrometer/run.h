@@ -55,6 +55,7 @@ struct run {
 	uint64_t duration_ns;
 	unsigned hz;
 	int native;              /* enum cli_native */
+	const char *backend;     /* "bpf" or "user"; "" in recordings from before */
 
 	struct run_event ev[PROF_EVENTS_MAX];
 	size_t nev;
@@ -62,6 +63,7 @@ struct run {
 	/* stats */
 	uint64_t samples, lost, unreadable, no_python;
 	uint64_t unwind_failures, truncated, mismatches;
+	uint64_t at_sample;      /* Python stacks read at the sample (BPF backend) */
 
 	struct run_thread *threads;
 	size_t nthreads;

@@ -35,7 +35,7 @@ __asm__(".pushsection .rodata\n"
 extern const char pyrometer_pystack_obj[], pyrometer_pystack_obj_end[];
 
 #define NBUCKETS 1024
-#define QUEUE_MAX 1024       /* records kept per thread waiting for their sample */
+#define QUEUE_MAX 8192       /* records kept per thread waiting for their sample */
 #define MAX_ENTRIES 16384
 
 struct node {
@@ -56,7 +56,7 @@ struct entry {
 
 struct bpfstack {
 	struct bpf_object *obj;
-	int prog_fd, layouts_fd, threads_fd, drops_fd;
+	int prog_fd[3], layouts_fd, threads_fd, drops_fd;
 	struct ring_buffer *ring;
 	struct queue *buckets[NBUCKETS];
 	struct node *taken;          /* handed out by the last take */
@@ -131,16 +131,20 @@ int bpfstack_open(struct bpfstack **out, char *err, size_t errcap)
 		goto fail;
 	}
 	struct bpf_program *prog = bpf_object__find_program_by_name(b->obj, "pystack_sample");
+	struct bpf_program *up = bpf_object__find_program_by_name(b->obj, "pystack_uprobe");
+	struct bpf_program *tp = bpf_object__find_program_by_name(b->obj, "pystack_tracepoint");
 	struct bpf_map *ring = bpf_object__find_map_by_name(b->obj, "ring");
 	struct bpf_map *lay = bpf_object__find_map_by_name(b->obj, "layouts");
 	struct bpf_map *thr = bpf_object__find_map_by_name(b->obj, "threads");
 	struct bpf_map *drops = bpf_object__find_map_by_name(b->obj, "drops");
-	if (!prog || !ring || !lay || !thr || !drops) {
+	if (!prog || !up || !tp || !ring || !lay || !thr || !drops) {
 		e = EINVAL;
 		snprintf(err, errcap, "the embedded BPF program is incomplete (a build problem)");
 		goto fail;
 	}
-	b->prog_fd = bpf_program__fd(prog);
+	b->prog_fd[0] = bpf_program__fd(prog);
+	b->prog_fd[1] = bpf_program__fd(up);
+	b->prog_fd[2] = bpf_program__fd(tp);
 	b->layouts_fd = bpf_map__fd(lay);
 	b->threads_fd = bpf_map__fd(thr);
 	b->drops_fd = bpf_map__fd(drops);
@@ -185,9 +189,9 @@ void bpfstack_close(struct bpfstack *b)
 	free(b);
 }
 
-int bpfstack_prog_fd(const struct bpfstack *b)
+int bpfstack_prog_fd(const struct bpfstack *b, int kind)
 {
-	return b->prog_fd;
+	return kind >= 0 && kind < 3 ? b->prog_fd[kind] : -1;
 }
 
 int bpfstack_add_process(struct bpfstack *b, pid_t pid, const struct pystack_layout *L)
@@ -328,6 +332,39 @@ void bpfstack_consume(struct bpfstack *b)
 	ring_buffer__consume(b->ring);
 }
 
+/* Hand out the head of q (the match), or drop it (an orphan). */
+static const struct pystack_record *pop(struct bpfstack *b, struct queue *q, int match)
+{
+	struct node *n = q->head;
+	q->head = n->next;
+	if (!q->head)
+		q->tail = NULL;
+	q->len--;
+	if (match) {
+		free(b->taken);
+		b->taken = n;
+		return &n->rec;
+	}
+	free(n);
+	b->st.orphans++;
+	return NULL;
+}
+
+/* Records written before the event is counted: the sample's is the last
+ * one older than the sample; older ones lost their samples. */
+static const struct pystack_record *find_before(struct bpfstack *b, pid_t tid, uint64_t time)
+{
+	struct queue *q = *slot(b, tid);
+	while (q && q->head && q->head->rec.time < time) {
+		struct node *n = q->head;
+		int last = !n->next || n->next->rec.time >= time;
+		if (last && n->rec.before)
+			return pop(b, q, 1);
+		pop(b, q, 0);
+	}
+	return NULL;
+}
+
 static const struct pystack_record *find(struct bpfstack *b, pid_t tid, uint64_t count,
 					 uint64_t time)
 {
@@ -336,7 +373,8 @@ static const struct pystack_record *find(struct bpfstack *b, pid_t tid, uint64_t
 		struct node *n = q->head;
 		/* the program could not read the count: the time decides (the
 		 * record is written within microseconds after the sample) */
-		int match = n->rec.count ? n->rec.count == count
+		int match = n->rec.before ? 0
+			  : n->rec.count ? n->rec.count == count
 					 : n->rec.time >= time && n->rec.time - time < 1000000;
 		if (!match && n->rec.time >= time)
 			return NULL;   /* a later sample's: this one's was dropped */
@@ -356,8 +394,14 @@ static const struct pystack_record *find(struct bpfstack *b, pid_t tid, uint64_t
 }
 
 const struct pystack_record *bpfstack_take(struct bpfstack *b, pid_t tid, uint64_t count,
-					   uint64_t time)
+					   uint64_t time, int before)
 {
+	if (before) {
+		/* the sample's record is older than the sample: consume first,
+		 * so that the last one before it is known */
+		bpfstack_consume(b);
+		return find_before(b, tid, time);
+	}
 	const struct pystack_record *r = find(b, tid, count, time);
 	if (!r) {
 		/* written after the last look at the ring */

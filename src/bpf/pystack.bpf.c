@@ -128,13 +128,12 @@ static __always_inline __u64 top_frame(const struct pystack_layout *L, __u64 tst
 	return top;
 }
 
-SEC("perf_event")
-int pystack_sample(struct bpf_perf_event_data *ctx)
+/* Walk the current thread's Python frames into a record. count: the
+ * sampling event's count (0 when the program cannot read it); before: the
+ * program runs before the event is counted and its sample taken. */
+static __always_inline void walk(struct scratch *s, __u64 count, __u32 before)
 {
 	__u32 zero = 0;
-	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
-	if (!s)
-		return 1;
 	struct pystack_record *rec = &s->rec;
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 pid = id >> 32, tid = (__u32)id;
@@ -145,8 +144,9 @@ int pystack_sample(struct bpf_perf_event_data *ctx)
 	rec->tstate = rec->cframe = rec->next = 0;
 	rec->nframes = 0;
 	rec->status = PYSTACK_OK;
-	struct bpf_perf_event_value v = { 0 };
-	rec->count = bpf_perf_prog_read_value(ctx, &v, sizeof(v)) == 0 ? v.counter : 0;
+	rec->count = count;
+	rec->before = before;
+	rec->pad = 0;
 
 	const struct pystack_layout *L = bpf_map_lookup_elem(&layouts, &pid);
 	const struct pystack_thread *t = L ? bpf_map_lookup_elem(&threads, &tid) : 0;
@@ -198,5 +198,41 @@ int pystack_sample(struct bpf_perf_event_data *ctx)
 		if (d)
 			__sync_fetch_and_add(d, 1);
 	}
+}
+
+/* Software and hardware events: run at the overflow, after the count. */
+SEC("perf_event")
+int pystack_sample(struct bpf_perf_event_data *ctx)
+{
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	if (s) {
+		struct bpf_perf_event_value v = { 0 };
+		walk(s, bpf_perf_prog_read_value(ctx, &v, sizeof(v)) == 0 ? v.counter : 0, 0);
+	}
 	return 1;   /* and keep the perf sample: registers, stack copy, counts */
+}
+
+/* Uprobes: run at the probe hit, before the perf event counts it. */
+SEC("uprobe")
+int pystack_uprobe(void *ctx)
+{
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	(void)ctx;
+	if (s)
+		walk(s, 0, 1);
+	return 1;
+}
+
+/* Tracepoints: the same, for events raised in the kernel on the thread's behalf. */
+SEC("tracepoint")
+int pystack_tracepoint(void *ctx)
+{
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	(void)ctx;
+	if (s)
+		walk(s, 0, 1);
+	return 1;
 }

@@ -77,6 +77,9 @@ struct pystack_record {
 	__u64 next;               /* the frame beyond the last one walked, 0 = none */
 	__u32 status;             /* enum pystack_status */
 	__u32 nframes;
+	__u32 before;             /* 1: written before the event was counted (uprobes,
+				     tracepoints: no count; time before the sample's) */
+	__u32 pad;
 	struct pystack_frame frames[PYSTACK_MAX_FRAMES];
 };
 

@@ -53,6 +53,7 @@
  * looked for every 10 ms, for 3 s. */
 #define ATTACH_TRIES 300
 #define ATTACH_EVERY_NS (10 * 1000000ull)
+#define BPF_DRAIN_NS (10 * 1000000ull)
 
 static volatile sig_atomic_t stop_requested;
 
@@ -271,14 +272,15 @@ static void bpf_proc_start(struct proc *p)
 
 /* The Python part of sample s from the BPF backend's record of it, read at
  * the sample; from user space when there is none. Returns 1 for the former. */
-static int python_at_sample(struct proc *p, const struct perf_sample *s, uint64_t sp,
+static int python_at_sample(struct proc *p, const struct perf_sample *s, int ev, uint64_t sp,
 			    size_t stack_len, struct raw_sample *rs)
 {
 	struct recorder *r = p->r;
 	const struct pystack_record *rec = NULL;
 	if (p->bpf_ok) {
 		uint64_t count = (s->has & PERF_HAS_READ) && s->read.nr ? s->read.v[0].value : 0;
-		rec = bpfstack_take(r->bpf, s->tid, count, s->time);
+		int before = perf_set_bpf_kind(&p->perf, ev) != PERF_BPF_OVERFLOW;
+		rec = bpfstack_take(r->bpf, s->tid, count, s->time, before);
 	}
 	if (rec && rec->status == PYSTACK_OK) {
 		r->bpf_exact++;
@@ -324,7 +326,7 @@ static void on_sample(void *ctx, const struct perf_sample *s)
 		sp = r->regs[PERF_REG_X86_SP];
 	int exact = 0;
 	if (r->bpf && p->rt) {
-		exact = python_at_sample(p, s, sp, sp ? stack_len : 0, &rs);
+		exact = python_at_sample(p, s, ev, sp, sp ? stack_len : 0, &rs);
 		if (!exact && p->bpf_ok && py_threads_generation(p->rt) != p->bpf_gen)
 			bpf_threads_sync(p);
 	} else {
@@ -586,8 +588,8 @@ static int open_first_thread(struct recorder *r, struct proc *p)
 static int perf_prepare(struct recorder *r, struct proc *p)
 {
 	int e = perf_set_init(&p->perf, p->pid, r->o->hz);
-	if (r->bpf)
-		p->perf.bpf_prog = bpfstack_prog_fd(r->bpf);
+	for (int k = 0; r->bpf && k < 3; k++)
+		p->perf.bpf_prog[k] = bpfstack_prog_fd(r->bpf, k);
 	if (e == 0 && r->o->native != NATIVE_NONE)
 		e = perf_set_native(&p->perf, UNWIND_PERF_REGS_MASK, r->o->stack_size);
 	return e;
@@ -852,6 +854,10 @@ static void run_loop(struct recorder *r, const struct cli_opts *o)
 		int looking = main_proc->looking;
 		if (looking && now + ATTACH_EVERY_NS < wake)
 			wake = now + ATTACH_EVERY_NS;
+		/* With BPF the buffers wake us only when a quarter full: look at
+		 * them often enough that new threads get their events soon. */
+		if (r->bpf && now + BPF_DRAIN_NS < wake)
+			wake = now + BPF_DRAIN_NS;
 		int timeout = wake > now ? (int)((wake - now) / 1000000) + 1 : 0;
 		poll_procs(r, timeout);
 		if (looking)
@@ -954,6 +960,8 @@ static void fill_run(struct recorder *r, const struct cli_opts *o, uint64_t end_
 	run->duration_ns = end_ns > r->start_ns ? end_ns - r->start_ns : 0;
 	run->hz = o->hz;
 	run->native = (int)o->native;
+	run->backend = intern(r, r->bpf ? "bpf" : "user");
+	run->at_sample = r->bpf_exact;
 	for (size_t i = 0; i < r->nev && i < PROF_EVENTS_MAX; i++) {
 		const struct ev_spec *e = &r->ev[i];
 		struct run_event *re = &run->ev[i];
@@ -1088,8 +1096,6 @@ static int choose_backend(struct recorder *r, const struct cli_opts *o)
 		snprintf(r->backend_note, sizeof(r->backend_note),
 			 "user (Python stacks read from user space after each sample: %s)", err);
 	}
-	if (!r->live)
-		fprintf(stderr, "pyrometer: backend: %s\n", r->backend_note);
 	return EXIT_OK;
 }
 
@@ -1138,7 +1144,10 @@ static int recorder_free(struct recorder *r, int rc)
 		perf_set_release(&r->procs[i]->perf);
 	bpfstack_close(r->bpf);
 	r->bpf = NULL;
-	if (r->launched) {
+	if (r->launched && r->launch.gate >= 0) {
+		/* Never released from its gate: it exits without running. */
+		launch_abort(&r->launch);
+	} else if (r->launched) {
 		/* The command's status is ours, the output's failure aside. */
 		int st = launch_wait(&r->launch);
 		if (rc == EXIT_OK)
@@ -1195,6 +1204,9 @@ int recorder_start(const struct cli_opts *o, int live, struct output_opts *oo,
 	}
 	if (!r->launched && (rc = attach_target(r, p)) != EXIT_OK)
 		goto fail;
+	rc = choose_backend(r, o);
+	if (rc != EXIT_OK)
+		goto fail;
 	rc = choose_events(r, o, p->pid);
 	if (rc != EXIT_OK)
 		goto fail;
@@ -1208,12 +1220,12 @@ int recorder_start(const struct cli_opts *o, int live, struct output_opts *oo,
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 
-	rc = choose_backend(r, o);
-	if (rc != EXIT_OK)
-		goto fail;
 	rc = open_events(r, p);
 	if (rc != EXIT_OK)
 		goto fail;
+	/* said once sampling has started: an error stays the only line */
+	if (!live)
+		fprintf(stderr, "pyrometer: backend: %s\n", r->backend_note);
 	bpf_proc_start(p);
 	if (r->launched && (rc = release_command(r, p, o)) != EXIT_OK)
 		goto fail;
@@ -1366,7 +1378,8 @@ struct tui_snapshot *recorder_snapshot(struct recorder *r, int exited, int statu
 	s->window_seconds = (double)(now - (r->window_start_ns ? r->window_start_ns :
 					    r->start_ns)) / 1e9;
 	s->total_seconds = (double)(now - r->start_ns) / 1e9;
-	snprintf(s->source, sizeof(s->source), "%s", r->source);
+	snprintf(s->source, sizeof(s->source), "%.150s; stacks: %s", r->source,
+		 r->bpf ? "bpf (at the sample)" : "user space");
 	s->nev = r->nev < TUI_EVENTS_MAX ? r->nev : TUI_EVENTS_MAX;
 	for (size_t k = 0; k < s->nev; k++) {
 		snprintf(s->ev_names[k], sizeof(s->ev_names[k]), "%.63s", r->ev[k].name);

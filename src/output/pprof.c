@@ -556,6 +556,9 @@ static void put_run(struct pp *c, const struct run *r)
 	comment(c, str_fmt(&c->st, "target: pid %d %s", (int)r->pid, nz(r->target)));
 	if (r->python && r->python[0])
 		comment(c, str_fmt(&c->st, "python: %s", r->python));
+	if (r->backend && r->backend[0])
+		comment(c, str_fmt(&c->st, "backend: %s, %llu Python stacks read at the sample",
+				   r->backend, (unsigned long long)r->at_sample));
 	if (r->host || r->kernel)
 		comment(c, str_fmt(&c->st, "host: %s, kernel %s", nz(r->host), nz(r->kernel)));
 	for (size_t k = 0; k < r->nev && k < PROF_EVENTS_MAX; k++) {

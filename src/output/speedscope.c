@@ -300,6 +300,10 @@ static int write_speedscope(FILE *f, const struct profile *p, const struct outpu
 	json_str(f, r && r->target && r->target[0] ? r->target : "pyrometer");
 	fprintf(f, ",\"activeProfileIndex\":%zu,\"exporter\":\"pyrometer ", active);
 	json_chars(f, r && r->version && r->version[0] ? r->version : PYROMETER_VERSION);
+	if (r && r->backend && r->backend[0]) {
+		fputs(", backend ", f);
+		json_chars(f, r->backend);
+	}
 	fputs("\"}\n", f);
 	ss_release(&c);
 	return ferror(f) ? -EIO : 0;

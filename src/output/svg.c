@@ -568,6 +568,11 @@ static void put_subtitle(struct svg *s, const struct profile *p)
 		fputs("; ", f);
 	if (r)
 		fprintf(f, "duration %.2f s; ", (double)r->duration_ns / 1e9);
+	if (r && r->backend && r->backend[0]) {
+		fputs("backend ", f);
+		xml_put(f, r->backend, SIZE_MAX);
+		fputs("; ", f);
+	}
 	fprintf(f, "%llu samples; width: ",
 		(unsigned long long)(r ? r->samples : profile_samples(p)));
 	int we = s->o->weight_event;

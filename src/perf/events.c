@@ -40,13 +40,21 @@ static long page_size(void)
 	return sysconf(_SC_PAGESIZE);
 }
 
+enum perf_bpf_kind perf_set_bpf_kind(const struct perf_set *s, int ev)
+{
+	const struct perf_ev_def *d = &s->ev[ev];
+	if (d->attr.type == PERF_TYPE_TRACEPOINT)
+		return PERF_BPF_TRACEPOINT;
+	return d->path ? PERF_BPF_UPROBE : PERF_BPF_OVERFLOW;
+}
+
 int perf_set_init(struct perf_set *s, pid_t pid, unsigned hz)
 {
 	memset(s, 0, sizeof(*s));
 	s->pid = pid;
 	s->sample_type = PERF_SAMPLE_FIELDS_DEFAULT;
 	s->failed_event = -1;
-	s->bpf_prog = -1;
+	s->bpf_prog[0] = s->bpf_prog[1] = s->bpf_prog[2] = -1;
 	struct perf_event_attr *a = &s->ev[0].attr;
 	a->type = PERF_TYPE_SOFTWARE;
 	a->config = PERF_COUNT_SW_CPU_CLOCK;
@@ -209,7 +217,7 @@ static void event_attr(const struct perf_set *s, size_t i, struct perf_event_att
 	 * sample, and the sooner the closer to where the sample was taken.
 	 * When a BPF program reads it at the sample, the reader comes when a
 	 * quarter of the buffer is full (or on its timer) instead. */
-	if (s->bpf_prog >= 0) {
+	if (s->bpf_prog[0] >= 0) {
 		a->watermark = 1;
 		a->wakeup_watermark = (uint32_t)(s->data_pages * (size_t)page_size() / 4);
 	} else {
@@ -279,9 +287,10 @@ int perf_set_add_thread(struct perf_set *s, pid_t tid)
 			goto fail;
 		}
 	}
-	for (size_t i = 0; s->bpf_prog >= 0 && i < s->nev; i++) {
+	for (size_t i = 0; s->bpf_prog[0] >= 0 && i < s->nev; i++) {
 		if (s->ev[i].role != PERF_EV_MEMBER &&
-		    ioctl(t->fds[i], PERF_EVENT_IOC_SET_BPF, s->bpf_prog) < 0) {
+		    ioctl(t->fds[i], PERF_EVENT_IOC_SET_BPF,
+			  s->bpf_prog[perf_set_bpf_kind(s, (int)i)]) < 0) {
 			err = -errno;
 			s->failed_event = (int)i;
 			goto fail;

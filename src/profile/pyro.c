@@ -112,6 +112,7 @@ static const struct meta_field meta_fields[] = {
 	META("duration_ns", M_U64, duration_ns),
 	META("hz", M_UINT, hz),
 	META("native", M_NATIVE, native),
+	META("backend", M_STR, backend),
 	META("samples", M_U64, samples),
 	META("lost", M_U64, lost),
 	META("unreadable", M_U64, unreadable),
@@ -119,6 +120,7 @@ static const struct meta_field meta_fields[] = {
 	META("unwind_failures", M_U64, unwind_failures),
 	META("truncated", M_U64, truncated),
 	META("mismatches", M_U64, mismatches),
+	META("at_sample", M_U64, at_sample),
 };
 
 #define N_META (sizeof(meta_fields) / sizeof(meta_fields[0]))

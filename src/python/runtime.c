@@ -476,5 +476,7 @@ int py_tmap_lookup(struct py_runtime *rt, pid_t tid, struct py_tmap_entry *out)
 
 void py_threads_changed(struct py_runtime *rt)
 {
+	if (!rt)
+		return;   /* not (yet) a Python process */
 	rt->tmap_valid = 0;
 }
