@@ -101,8 +101,18 @@ lint-man:
 	@out=$$(mandoc -T lint -W warning man/pyrometer.1 $(wildcard man/pyrometer-format.5) 2>&1); \
 	if [ -n "$$out" ]; then echo "$$out"; exit 1; fi; echo "man page: lint clean"
 
+# Twice: with the default backend (BPF as root), then the tests whose
+# recordings read Python stacks again with the user-space backend. The
+# output, report and CLI tests come after the raw sample, which is the same
+# from either backend, and run once.
+FUNCTIONAL_STACK_TESTS := tests/functional/test_record.py tests/functional/test_native.py \
+                          tests/functional/test_events.py tests/functional/test_signals.py \
+                          tests/functional/test_top.py
+
 functional: pyrometer
 	$(PYTHON) -m pytest -q -rs tests/functional
+	PYROMETER_BACKEND=user $(PYTHON) -m pytest -q -rs -m "not explicit_backend" \
+	    $(FUNCTIONAL_STACK_TESTS)
 
 # The functional tier against a pyrometer built with ASan and UBSan (not part
 # of check: it doubles the tier's time; run it before changing the sampler).

@@ -90,9 +90,10 @@ static const char *why(int e)
 {
 	switch (e) {
 	case EPERM:
-	case EACCES:
 		return "not permitted (the BPF backend needs root, or CAP_BPF and "
 		       "CAP_PERFMON)";
+	case EACCES:
+		return "the kernel's verifier rejected it";
 	case ENOSYS:
 		return "this kernel has no BPF support";
 	case EINVAL:
@@ -123,7 +124,7 @@ int bpfstack_open(struct bpfstack **out, char *err, size_t errcap)
 		goto fail;
 	}
 	if ((e = -bpf_object__load(b->obj)) != 0) {
-		if (e == EPERM || e == EACCES || e == ENOSYS)
+		if (e == EPERM || e == ENOSYS)
 			snprintf(err, errcap, "cannot load the BPF program: %s", why(e));
 		else
 			snprintf(err, errcap, "cannot load the BPF program: %s%s%s", why(e),

@@ -128,6 +128,45 @@ static __always_inline __u64 top_frame(const struct pystack_layout *L, __u64 tst
 	return top;
 }
 
+/* What one step of the frame walk needs (on the caller's stack). */
+struct walk_ctx {
+	__u64 addr;               /* the frame to read next, 0: done */
+	__u64 code_mask;
+	__u32 size;               /* bytes to read per frame */
+	__u32 n;                  /* frames written */
+	__s32 fr_back, fr_code, fr_instr, fr_owner, fr_is_entry;
+};
+
+/* Read the frame at w->addr into the record; 1 ends the walk. */
+static long walk_step(__u32 i, void *ctx)
+{
+	struct walk_ctx *w = ctx;
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	__u32 size = w->size;
+
+	if (!s || !w->addr)
+		return 1;
+	if (size > PYSTACK_FRAME_READ)
+		size = PYSTACK_FRAME_READ;
+	if (bpf_probe_read_user(s->frame, size, (const void *)w->addr))
+		return 1;      /* left to user space, from w->addr */
+	/* bound the index where it is used (the compiler may reload it) */
+	__u32 k = i;
+	__asm__ volatile("" : "+r"(k));
+	if (k >= PYSTACK_MAX_FRAMES)
+		return 1;
+	struct pystack_frame *f = &s->rec.frames[k];
+	f->addr = w->addr;
+	f->code = field(s->frame, w->fr_code) & w->code_mask;
+	f->instr = field(s->frame, w->fr_instr);
+	f->owner = byte(s->frame, w->fr_owner);
+	f->is_entry = byte(s->frame, w->fr_is_entry);
+	w->addr = field(s->frame, w->fr_back);
+	w->n = k + 1;
+	return 0;
+}
+
 /* Walk the current thread's Python frames into a record. count: the
  * sampling event's count (0 when the program cannot read it); before: the
  * program runs before the event is counted and its sample taken. */
@@ -167,27 +206,19 @@ static __always_inline void walk(struct scratch *s, __u64 count, __u32 before)
 			addr = top_frame(L, t->tstate, rec);
 	}
 	if (rec->status == PYSTACK_OK && L) {
-		__u32 size = L->fr_read;
-		if (size > PYSTACK_FRAME_READ)
-			size = PYSTACK_FRAME_READ;
-		if (size < 8)
-			size = 8;
-		__u32 i;
-		for (i = 0; i < PYSTACK_MAX_FRAMES; i++) {
-			if (!addr)
-				break;
-			if (bpf_probe_read_user(s->frame, size, (const void *)addr))
-				break;      /* left to user space, from addr */
-			struct pystack_frame *f = &rec->frames[i];
-			f->addr = addr;
-			f->code = field(s->frame, L->fr_code) & L->code_mask;
-			f->instr = field(s->frame, L->fr_instr);
-			f->owner = byte(s->frame, L->fr_owner);
-			f->is_entry = byte(s->frame, L->fr_is_entry);
-			addr = field(s->frame, L->fr_back);
-		}
-		rec->nframes = i;
-		rec->next = addr;
+		struct walk_ctx w = {
+			.addr = addr, .code_mask = L->code_mask, .size = L->fr_read,
+			.fr_back = L->fr_back, .fr_code = L->fr_code, .fr_instr = L->fr_instr,
+			.fr_owner = L->fr_owner, .fr_is_entry = L->fr_is_entry,
+		};
+		if (w.size > PYSTACK_FRAME_READ)
+			w.size = PYSTACK_FRAME_READ;
+		if (w.size < 8)
+			w.size = 8;
+		/* bpf_loop: the verifier checks one step, not 160 of them */
+		bpf_loop(PYSTACK_MAX_FRAMES, walk_step, &w, 0);
+		rec->nframes = w.n;
+		rec->next = w.addr;
 	}
 	__u64 len = sizeof(*rec) - sizeof(rec->frames) +
 		    (__u64)rec->nframes * sizeof(struct pystack_frame);

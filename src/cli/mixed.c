@@ -363,8 +363,10 @@ void mixed_stats_line(const struct mixed *m, unsigned stack_size, char *buf, siz
 			 (unsigned long long)m->mismatches,
 			 (unsigned long long)(us ? us->modules : 0));
 	if (m->rt && n > 0 && (size_t)n < cap && delay_quantile(m, 1.0))
-		snprintf(buf + n, cap - (size_t)n, "; Python stacks read within %llu us of "
+		snprintf(buf + n, cap - (size_t)n, "; %s within %llu us of "
 			 "their samples (median), %llu us (90%%)",
+			 m->bpf ? "the Python stacks read from user space were read"
+				: "Python stacks read",
 			 (unsigned long long)delay_quantile(m, 0.5),
 			 (unsigned long long)delay_quantile(m, 0.9));
 }

@@ -54,6 +54,9 @@ struct mixed {
 	struct mixed_frame out[PY_MAX_FRAMES + MIXED_MAX_NATIVE + 4];
 	int nout;
 
+	int bpf;                 /* most Python stacks come from the BPF backend:
+				    the delays are of the others only */
+
 	/* Counts. */
 	uint64_t native_samples, unwind_failures, truncated, mismatches;
 	/* How long after its sample each Python stack was read: counts by

@@ -267,6 +267,8 @@ static void bpf_proc_start(struct proc *p)
 	if (bpfstack_add_process(r->bpf, p->pid, &L) < 0)
 		return;
 	p->bpf_ok = 1;
+	if (p->mx)
+		p->mx->bpf = 1;
 	bpf_threads_sync(p);
 }
 
@@ -592,6 +594,9 @@ static int perf_prepare(struct recorder *r, struct proc *p)
 		p->perf.bpf_prog[k] = bpfstack_prog_fd(r->bpf, k);
 	if (e == 0 && r->o->native != NATIVE_NONE)
 		e = perf_set_native(&p->perf, UNWIND_PERF_REGS_MASK, r->o->stack_size);
+	/* read in batches, not at every sample: twice the room */
+	if (e == 0 && r->bpf)
+		p->perf.data_pages *= 2;
 	return e;
 }
 
@@ -878,6 +883,8 @@ static void run_loop(struct recorder *r, const struct cli_opts *o)
 					perf_set_poll(&p->perf, 0, &h);
 					epoll_ctl(r->epfd, EPOLL_CTL_DEL, p->perf.epfd, NULL);
 					perf_set_release(&p->perf);
+					if (r->bpf && p->bpf_ok)
+						bpfstack_remove_process(r->bpf, p->pid);
 					p->gone = 1;
 					continue;
 				}
@@ -1226,7 +1233,6 @@ int recorder_start(const struct cli_opts *o, int live, struct output_opts *oo,
 	/* said once sampling has started: an error stays the only line */
 	if (!live)
 		fprintf(stderr, "pyrometer: backend: %s\n", r->backend_note);
-	bpf_proc_start(p);
 	if (r->launched && (rc = release_command(r, p, o)) != EXIT_OK)
 		goto fail;
 	rc = EXIT_CANNOT;
@@ -1236,6 +1242,7 @@ int recorder_start(const struct cli_opts *o, int live, struct output_opts *oo,
 		cli_error("cannot read the memory map of process %d", (int)p->pid);
 		goto fail;
 	}
+	bpf_proc_start(p);
 	/* The events that opened are the profile's columns. */
 	struct prof_event pev[PROF_EVENTS_MAX];
 	event_names(r, names, roles);

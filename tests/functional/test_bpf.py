@@ -2,9 +2,9 @@
 the sample itself, so an event lands on the line that caused it.
 
 Line exactness is checked where a late read goes wrong: a page fault or a
-uprobe hit taken on one line of a loop whose other lines compute. The
-user-space backend's figure on the same workload is printed in the failure
-context for comparison (it is not a bar: it depends on the scheduler).
+uprobe hit taken on one line of a loop whose other lines compute. (The
+user-space backend's share on the same workloads depends on the scheduler,
+so it is no bar; tools/line-exactness prints both.)
 Also: thread churn, stacks deeper than the kernel walk, and the fallback
 to the user-space backend where BPF may not be loaded.
 """
@@ -49,7 +49,7 @@ def line_share(pyrometer, t, out, events, event, line, backend, extra=()):
     (its own and those of the native code it calls): (share, on_line, all, rec)."""
     out.mkdir(parents=True)
     path = out / "profile.csv"
-    cmd = [pyrometer, "record", "-p", t.pid, "-F", 100, "-d", 2, "-o", path, "-e", events,
+    cmd = [pyrometer, "record", "-p", t.pid, "-F", 100, "-d", 1, "-o", path, "-e", events,
            "--backend", backend] + list(extra)
     res = pyro.run(cmd, 60)
     stderr = res.stderr.decode("utf-8", "replace")
@@ -68,14 +68,10 @@ def test_page_fault_on_its_line(python, need_bpf, spawn, pyrometer, tmp_path):
     share, on_line, hits, rec = line_share(pyrometer, t, tmp_path / "bpf",
                                            "cpu-clock,page-faults/period=1/",
                                            "page-faults", line, "bpf")
-    ushare, _, uhits, _ = line_share(pyrometer, t, tmp_path / "user",
-                                     "cpu-clock,page-faults/period=1/",
-                                     "page-faults", line, "user")
     exact, total, rest = backend_stats(rec)
-    ctx = ("\n  bpf: %d of %d page-fault samples on line %d (%.1f%%); user backend: %.1f%% of %d"
+    ctx = ("\n  bpf: %d of %d page-fault samples on line %d (%.1f%%)"
            "\n  stacks read at the sample: %d of %d%s%s" % (
-               on_line, hits, line, 100 * share, 100 * ushare, uhits, exact, total, rest,
-               rec.context))
+               on_line, hits, line, 100 * share, exact, total, rest, rec.context))
     assert hits >= 5000, "fewer than 5000 page-fault samples" + ctx
     assert exact >= 0.95 * total, "fewer than 95% of stacks read at the sample" + ctx
     assert share >= 0.95, "the touching line got %.1f%% of page faults, expected >= 95%%%s" % (
@@ -97,10 +93,8 @@ def test_uprobe_on_its_line(python, need_bpf, spawn, pyrometer, tmp_path):
     share, on_line, hits, rec = line_share(pyrometer, t, tmp_path / "bpf",
                                            "cpu-clock,%s/period=1/" % ev, ev, line,
                                            "bpf")
-    ushare, _, uhits, _ = line_share(pyrometer, t, tmp_path / "user",
-                                     "cpu-clock,%s/period=1/" % ev, ev, line, "user")
-    ctx = "\n  bpf: %d of %d calls on line %d (%.1f%%); user backend: %.1f%% of %d%s" % (
-        on_line, hits, line, 100 * share, 100 * ushare, uhits, rec.context)
+    ctx = "\n  bpf: %d of %d calls on line %d (%.1f%%)%s" % (
+        on_line, hits, line, 100 * share, rec.context)
     assert hits >= 5000, "fewer than 5000 uprobe samples" + ctx
     assert share >= 0.95, "the float(str) line got %.1f%% of the calls, expected >= 95%%%s" % (
         100 * share, ctx)
@@ -187,8 +181,9 @@ def test_unprivileged_falls_back(debian_python, pyrometer, tmp_path):
     drop = [setpriv, "--reuid=%d" % user.pw_uid, "--regid=%d" % user.pw_gid, "--clear-groups",
             "--inh-caps=-all", "--bounding-set=-all"]
     out = tmp_path / "auto.csv"
+    env = {k: v for k, v in os.environ.items() if k != "PYROMETER_BACKEND"}
     res = pyro.run(drop + [pyrometer, "record", "-F", "200", "-o", str(out), "--",
-                           debian_python.path, str(script)], timeout=60)
+                           debian_python.path, str(script)], timeout=60, env=env)
     err = res.stderr.decode("utf-8", "replace")
     ctx = pyro.describe(res)
     assert res.returncode == 0, "record as an unprivileged user failed" + ctx

@@ -252,26 +252,34 @@ def innermost_python(frames):
     return None
 
 
-# pyrometer reads a thread's Python stack when it handles the kernel's
-# sample: the kernel's wakeup reaches it tens of microseconds after the
-# sample, and on this VM often milliseconds (1000 Hz, idle 2-core VM:
-# median 60 us, p90 1.3 ms, p99 4-6 ms). A sample taken just before a phase
-# switch can then get the next phase's Python stack, so the share of such
-# samples is about the mean delay over the phase length: 200 ms phases keep
-# it far under the 2% allowed even on a loaded machine. (Reading the stack
-# at the sample itself needs the BPF backend.) Joining a native stack with
-# another sample's or thread's Python stack would get tens of percent wrong.
-PHASE_SECONDS = 0.200
+# The BPF backend reads the Python stack at the sample itself, so the phases
+# can be as short as 2 ms: every sample's native leaf and Python frame come
+# from the same instant. The user-space backend reads the Python stack when
+# it handles the kernel's sample: the wakeup reaches it tens of microseconds
+# after the sample, and on this VM often milliseconds (1000 Hz, idle 2-core
+# VM: median 60 us, p90 1.3 ms, p99 4-6 ms). A sample taken just before a
+# phase switch can then get the next phase's Python stack, so the share of
+# such samples is about the mean delay over the phase length: 200 ms phases
+# keep it far under the 2% allowed even on a loaded machine. Joining a native
+# stack with another sample's or thread's Python stack would get tens of
+# percent wrong either way.
+PHASE_SECONDS = {"bpf": 0.002, "user": 0.200}
 
 
+@pytest.mark.explicit_backend
+@pytest.mark.parametrize("backend", ["bpf", "user"])
 @pytest.mark.parametrize("ident", ["py3.12", "deb3.11"])
-def test_native_leaf_matches_python_frame(ident, spawn, pyrometer, tmp_path):
+def test_native_leaf_matches_python_frame(ident, backend, spawn, pyrometer, tmp_path):
     """Leaves in libz sit under crc_part, leaves in libm under math_part."""
+    if backend == "bpf" and os.geteuid() != 0:
+        pytest.skip("the BPF backend needs root or CAP_BPF and CAP_PERFMON")
     python = interp(ident)
     ready = tmp_path / "phases.ready"
-    t = spawn(python, argv=[python.path, pyro.WORKLOADS / "native_phases.py", ready, PHASE_SECONDS])
+    t = spawn(python, argv=[python.path, pyro.WORKLOADS / "native_phases.py", ready,
+                            PHASE_SECONDS[backend]])
     t.wait_file(str(ready))
-    rec = pyro.record(pyrometer, t.pid, tmp_path / "out", "folded", freq=1000, duration=2)
+    rec = pyro.record(pyrometer, t.pid, tmp_path / "out", "folded", freq=1000, duration=2,
+                      extra=["--backend", backend])
     want = {"libz": "crc_part", "libm": "math_part"}
     seen = {"libz": 0, "libm": 0}
     right = {"libz": 0, "libm": 0}
@@ -289,7 +297,8 @@ def test_native_leaf_matches_python_frame(ident, spawn, pyrometer, tmp_path):
     report = "; ".join("%s leaf: %d/%d = %.2f%% under %s (others: %r)" % (
         lib, right[lib], seen[lib], 100.0 * right[lib] / max(seen[lib], 1), want[lib], wrong[lib])
         for lib in ("libz", "libm"))
-    print("\n%s consistency: %s" % (ident, report))
+    print("\n%s %s consistency (%g ms phases): %s" % (ident, backend,
+                                                    1000 * PHASE_SECONDS[backend], report))
     assert seen["libz"] >= 100 and seen["libm"] >= 50, \
         "too few samples with a libz / libm leaf to judge (%s)%s" % (report, rec.context)
     for lib in ("libz", "libm"):
