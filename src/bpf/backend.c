@@ -379,17 +379,9 @@ static const struct pystack_record *find(struct bpfstack *b, pid_t tid, uint64_t
 					 : n->rec.time >= time && n->rec.time - time < 1000000;
 		if (!match && n->rec.time >= time)
 			return NULL;   /* a later sample's: this one's was dropped */
-		q->head = n->next;
-		if (!q->head)
-			q->tail = NULL;
-		q->len--;
-		if (match) {
-			free(b->taken);
-			b->taken = n;
-			return &n->rec;
-		}
-		free(n);
-		b->st.orphans++;
+		const struct pystack_record *r = pop(b, q, match);
+		if (r)
+			return r;
 	}
 	return NULL;
 }

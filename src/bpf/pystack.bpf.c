@@ -244,26 +244,28 @@ int pystack_sample(struct bpf_perf_event_data *ctx)
 	return 1;   /* and keep the perf sample: registers, stack copy, counts */
 }
 
-/* Uprobes: run at the probe hit, before the perf event counts it. */
-SEC("uprobe")
-int pystack_uprobe(void *ctx)
+/* The programs of tracing events: run at the hit, before the event is
+ * counted (so no count to read). 1 keeps the event and its sample. */
+static __always_inline int walk_before_count(void)
 {
 	__u32 zero = 0;
 	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
-	(void)ctx;
 	if (s)
 		walk(s, 0, 1);
 	return 1;
 }
 
-/* Tracepoints: the same, for events raised in the kernel on the thread's behalf. */
+SEC("uprobe")
+int pystack_uprobe(void *ctx)
+{
+	(void)ctx;
+	return walk_before_count();
+}
+
+/* Tracepoints: events raised in the kernel on the thread's behalf. */
 SEC("tracepoint")
 int pystack_tracepoint(void *ctx)
 {
-	__u32 zero = 0;
-	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
 	(void)ctx;
-	if (s)
-		walk(s, 0, 1);
-	return 1;
+	return walk_before_count();
 }

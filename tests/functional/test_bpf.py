@@ -130,7 +130,7 @@ def test_thread_churn(python, need_bpf, spawn, pyrometer, tmp_path):
     ctx = "\n  %d samples checked, %d threads logged; read at the sample %d of %d%s%s" % (
         checked, len(ran), exact, total, rest, rec.context)
     assert len([tid for tid in ran]) >= 50, "fewer than 50 threads came and went" + ctx
-    assert checked >= 500, "fewer than 500 samples in the threads' functions" + ctx
+    assert checked >= 200, "fewer than 200 samples in the threads' functions" + ctx
     assert not wrong, "samples on another thread's function (tid, seen, expected, count): %r%s" % (
         wrong[:10], ctx)
 

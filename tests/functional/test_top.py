@@ -39,7 +39,9 @@ class Pane:
                    "/bin/sh", env=env)
         self.socket_path = self.fmt("#{socket_path}")
         self.type("PS1='%s''%s'" % (PROMPT[:-2], PROMPT[-2:]))   # the line itself does not match
-        self.wait_for(lambda s: re.search(r"^pyro\$", s, re.M), 10, "the shell prompt")
+        # A line ending in the new prompt; the shell's first prompt may come
+        # after the typed line's echo, putting "# " before it on that line.
+        self.wait_for(lambda s: re.search(r"pyro\$\s*$", s, re.M), 10, "the shell prompt")
 
     def _tmux(self, *args, env=None):
         res = subprocess.run([TMUX, "-L", self.socket] + list(args), stdout=subprocess.PIPE,

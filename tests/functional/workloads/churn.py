@@ -22,24 +22,23 @@ def note(name):
         log.flush()
 
 
-def churn_even():
-    note("churn_even")
+def spin(sign):
     x = 0
     end = time.monotonic() + 0.02
     while time.monotonic() < end:
         for i in range(200):
-            x += i
+            x += sign * i
     return x
+
+
+def churn_even():
+    note("churn_even")
+    return spin(1)
 
 
 def churn_odd():
     note("churn_odd")
-    x = 0
-    end = time.monotonic() + 0.02
-    while time.monotonic() < end:
-        for i in range(200):
-            x -= i
-    return x
+    return spin(-1)
 
 
 def spawn_loop():
