@@ -396,6 +396,22 @@ static void on_lost(void *ctx, uint64_t count)
 	((struct proc *)ctx)->r->lost += count;
 }
 
+/* Has thread tid of process pid ended (or is it ending)? */
+static int thread_gone(pid_t pid, pid_t tid)
+{
+	char path[64], buf[256];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 1;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	/* the state follows the command's closing parenthesis */
+	const char *rp = strrchr(buf, ')');
+	return !rp || rp[1] != ' ' || rp[2] == 'X' || rp[2] == 'Z';
+}
+
 /* Open an event for every thread of p not yet covered. Returns the first
  * error that is not "thread already gone". */
 static int cover_threads(struct proc *p)
@@ -409,7 +425,13 @@ static int cover_threads(struct proc *p)
 	int err = 0;
 	for (int i = 0; i < n; i++) {
 		int e = perf_set_add_thread(&p->perf, tids[i]);
-		if (e < 0 && e != -ESRCH && !err)
+		/* A thread that ended while its events were being set up fails
+		 * in more ways than ESRCH (ENODEV from a step on its dead
+		 * events): it is simply gone. One that is still there gets a
+		 * second try before its error counts. */
+		if (e < 0 && e != -ESRCH && !thread_gone(p->pid, tids[i]))
+			e = perf_set_add_thread(&p->perf, tids[i]);
+		if (e < 0 && e != -ESRCH && !thread_gone(p->pid, tids[i]) && !err)
 			err = e;
 	}
 	return err;
