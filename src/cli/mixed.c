@@ -110,6 +110,18 @@ void mixed_unwind(struct mixed *m, const uint64_t *regs, const uint8_t *stack,
 	rs->stack_len = stack ? stack_len : 0;
 }
 
+/* The activations to fill for a sample (NULL without native frames), with
+ * the C stack the sample's SP bounds. */
+static struct py_activations *sample_acts(struct mixed *m, uint64_t sp, size_t stack_len)
+{
+	struct py_activations *acts = m->uw ? &m->acts : NULL;
+	if (acts) {
+		acts->cstack_lo = sp > PY_NEWER_SPAN ? sp - PY_NEWER_SPAN : 0;
+		acts->cstack_hi = sp ? sp + stack_len : 0;
+	}
+	return acts;
+}
+
 void mixed_read_python(struct mixed *m, pid_t tid, uint64_t sp, size_t stack_len,
 		       struct raw_sample *rs)
 {
@@ -118,11 +130,7 @@ void mixed_read_python(struct mixed *m, pid_t tid, uint64_t sp, size_t stack_len
 		rs->py_status = RAW_PY_NO_THREAD;
 		return;
 	}
-	struct py_activations *acts = m->uw ? &m->acts : NULL;
-	if (acts) {
-		acts->cstack_lo = sp > PY_NEWER_SPAN ? sp - PY_NEWER_SPAN : 0;
-		acts->cstack_hi = sp ? sp + stack_len : 0;
-	}
+	struct py_activations *acts = sample_acts(m, sp, stack_len);
 	int got = py_stack_read(m->rt, tid, m->raw, PY_MAX_FRAMES, &rs->py_flags, acts);
 	if (got >= 0)
 		rs->nframes = got;
@@ -135,11 +143,7 @@ int mixed_python_from_record(struct mixed *m, const struct pystack_record *rec, 
 			     size_t stack_len, struct raw_sample *rs)
 {
 	rs->frames = m->raw;
-	struct py_activations *acts = m->uw ? &m->acts : NULL;
-	if (acts) {
-		acts->cstack_lo = sp > PY_NEWER_SPAN ? sp - PY_NEWER_SPAN : 0;
-		acts->cstack_hi = sp ? sp + stack_len : 0;
-	}
+	struct py_activations *acts = sample_acts(m, sp, stack_len);
 	int deep = 0;
 	rs->nframes = py_stack_from_record(m->rt, rec, m->raw, PY_MAX_FRAMES, &rs->py_flags,
 					   acts, &deep);

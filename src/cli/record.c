@@ -54,6 +54,11 @@
 #define ATTACH_TRIES 300
 #define ATTACH_EVERY_NS (10 * 1000000ull)
 #define BPF_DRAIN_NS (10 * 1000000ull)
+/* Why a sample's Python stack came from user space with the BPF backend:
+ * a record's pystack_status (1-5), or these. */
+#define FB_NO_RECORD 0       /* no record matched the sample */
+#define FB_NOT_WALKED 6      /* the walker does not know the process's layout */
+#define FB_REASONS 7
 
 static volatile sig_atomic_t stop_requested;
 
@@ -136,8 +141,9 @@ struct recorder {
 	struct bpfstack *bpf;
 	char backend_note[400];          /* which backend runs, and why */
 	uint64_t bpf_exact;              /* Python stacks read at the sample */
-	uint64_t bpf_fallback[8];        /* read from user space instead: by pystack_status,
-					    [0] no record, [6] version not walked */
+	uint64_t bpf_fallback[FB_REASONS]; /* read from user space instead: by
+					      pystack_status, or FB_NO_RECORD,
+					      FB_NOT_WALKED */
 	uint64_t bpf_deep;               /* completed from user space (deep stacks) */
 
 	/* counts for the report */
@@ -245,8 +251,7 @@ static void bpf_threads_sync(struct proc *p)
 {
 	static pid_t tids[MAX_TIDS];
 	static struct pystack_thread ent[MAX_TIDS];
-	p->bpf_gen = py_threads_generation(p->rt);
-	int n = py_bpf_threads(p->rt, tids, ent, MAX_TIDS);
+	int n = py_bpf_threads(p->rt, tids, ent, MAX_TIDS);   /* may list them again */
 	bpfstack_set_threads(p->r->bpf, p->pid, tids, ent, n);
 	p->bpf_gen = py_threads_generation(p->rt);
 }
@@ -289,7 +294,8 @@ static int python_at_sample(struct proc *p, const struct perf_sample *s, int ev,
 		r->bpf_deep += (uint64_t)mixed_python_from_record(p->mx, rec, sp, stack_len, rs);
 		return 1;
 	}
-	r->bpf_fallback[!p->bpf_ok ? 6 : rec && rec->status < 6 ? rec->status : 0]++;
+	r->bpf_fallback[!p->bpf_ok ? FB_NOT_WALKED
+		       : rec && rec->status < FB_NOT_WALKED ? rec->status : FB_NO_RECORD]++;
 	mixed_read_python(p->mx, s->tid, sp, stack_len, rs);
 	return 0;
 }
@@ -1034,12 +1040,17 @@ static void backend_line(const struct recorder *r)
 {
 	if (!r->bpf)
 		return;
-	static const char *const why[8] = {
-		"no record", "process not known", "thread not yet known", "thread state reused",
-		"thread state unreadable", "frame being set up", "version not walked", "",
+	static const char *const why[FB_REASONS] = {
+		[FB_NO_RECORD] = "no record",
+		[PYSTACK_NO_PROC] = "process not known",
+		[PYSTACK_NO_THREAD] = "thread not yet known",
+		[PYSTACK_STALE_THREAD] = "thread state reused",
+		[PYSTACK_READ_FAILED] = "thread state unreadable",
+		[PYSTACK_TOP_INVALID] = "frame being set up",
+		[FB_NOT_WALKED] = "version not walked",
 	};
 	uint64_t fb = 0;
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < FB_REASONS; i++)
 		fb += r->bpf_fallback[i];
 	struct bpfstack_stats st;
 	bpfstack_get_stats(r->bpf, &st);
@@ -1048,7 +1059,7 @@ static void backend_line(const struct recorder *r)
 	if (fb) {
 		fputs("; from user space:", stderr);
 		const char *sep = " ";
-		for (int i = 0; i < 8; i++) {
+		for (int i = 0; i < FB_REASONS; i++) {
 			if (!r->bpf_fallback[i])
 				continue;
 			fprintf(stderr, "%s%llu %s", sep, (unsigned long long)r->bpf_fallback[i], why[i]);

@@ -85,22 +85,12 @@ int py_bpf_threads(struct py_runtime *rt, pid_t *tids, struct pystack_thread *ou
 	return n;
 }
 
-/* The activations found so far end after frame n, at anchor. */
-static void act_end(struct py_activations *a, int n, uint64_t anchor)
-{
-	if (!a || a->n >= PY_MAX_ACTIVATIONS || n == (a->n ? a->end[a->n - 1] : 0))
-		return;
-	a->end[a->n] = n;
-	a->anchor[a->n] = anchor;
-	a->n++;
-}
-
 int py_stack_from_record(struct py_runtime *rt, const struct pystack_record *rec,
 			 struct py_raw_frame *frames, int cap, unsigned *flags,
 			 struct py_activations *acts, int *deep)
 {
 	const struct py_layout *L = &rt->L;
-	int n = 0, proper_end = 1;
+	int n = 0, proper_end = 1;   /* as in stack.c's walk */
 	int nrec = rec->nframes <= PYSTACK_MAX_FRAMES ? (int)rec->nframes : PYSTACK_MAX_FRAMES;
 
 	*flags = 0;
@@ -120,41 +110,26 @@ int py_stack_from_record(struct py_runtime *rt, const struct pystack_record *rec
 			break;
 		}
 		if (L->ts_frame >= 0) {
-			/* <= 3.10: one eval-loop call per frame; f_lasti counts
-			 * bytes before 3.10, code units since. */
-			int32_t lasti = (int32_t)(uint32_t)f->instr;
-			int32_t idx = lasti < 0 ? -1 : (py_at_least(L, 3, 10) ? lasti : lasti / 2);
-			frames[n++] = (struct py_raw_frame){ f->code, idx };
-			act_end(acts, n, 0);
+			/* <= 3.10: one eval-loop call per frame */
+			frames[n++] = (struct py_raw_frame){
+				f->code, py_lasti_index(L, (int32_t)(uint32_t)f->instr) };
+			py_acts_end(acts, n, 0);
 			continue;
 		}
-		/* 3.12+: shims start activations (the same rules as stack.c). */
-		int shim_owner = f->owner == 3 || f->owner == 4;
-		int on_cstack = acts && f->addr >= acts->cstack_lo && f->addr < acts->cstack_hi;
-		int shim = shim_owner || (rt->shim_code && f->code == rt->shim_code);
-		if (py_at_least(L, 3, 12) && on_cstack && !shim) {
-			*flags |= PY_STACK_TORN;
-			break;
-		}
-		if (py_at_least(L, 3, 12) && shim) {
-			if (shim_owner && (on_cstack || !acts || !acts->cstack_hi))
-				rt->shim_code = f->code;
-			act_end(acts, n, f->addr);
+		enum py_fclass fc = py_frame_class(rt, acts, f->addr, f->owner, f->code);
+		if (fc == PYF_SHIM) {
+			py_acts_end(acts, n, f->addr);
 			proper_end = 1;
 			continue;
 		}
-		if (f->owner > 4 || (f->code & 7)) {
+		if (fc != PYF_CODE) {
 			*flags |= PY_STACK_TORN;
 			break;
 		}
-		uint64_t start = f->code + (uint64_t)L->co_code_adaptive;
-		int64_t idx = ((int64_t)f->instr - (int64_t)start) / 2;
-		if (idx < -1 || idx > (1 << 24))
-			idx = -1;
-		frames[n++] = (struct py_raw_frame){ f->code, (int32_t)idx };
+		frames[n++] = (struct py_raw_frame){ f->code, py_instr_index(L, f->code, f->instr) };
 		proper_end = L->fr_is_entry >= 0 && f->is_entry;
 		if (proper_end)
-			act_end(acts, n, 0);
+			py_acts_end(acts, n, 0);
 	}
 	if (!(*flags & (PY_STACK_TORN | PY_STACK_TRUNCATED)) && rec->next && n < cap) {
 		/* Deeper than the kernel walks: the rest from user space. */
@@ -163,7 +138,7 @@ int py_stack_from_record(struct py_runtime *rt, const struct pystack_record *rec
 	} else {
 		if (!rec->next && !proper_end && !(*flags & PY_STACK_TRUNCATED))
 			*flags |= PY_STACK_TORN;
-		act_end(acts, n, 0);
+		py_acts_end(acts, n, 0);
 	}
 	if (acts)
 		acts->torn = (*flags & PY_STACK_TORN) != 0;

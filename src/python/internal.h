@@ -102,6 +102,28 @@ struct py_runtime {
 	struct py_stats stats;
 };
 
+/* stack.c: the rules a frame walk follows, whoever read the frames */
+
+/* Close the activation that ends after frame n, anchored at anchor (0: not
+ * known); an empty one is dropped. a may be NULL. */
+void py_acts_end(struct py_activations *a, int n, uint64_t anchor);
+/* The instruction index (code units, -1: not started) of an f_lasti
+ * (<= 3.10) or of an instruction pointer into code's bytecode (3.11+). */
+int32_t py_lasti_index(const struct py_layout *L, int32_t lasti);
+int32_t py_instr_index(const struct py_layout *L, uint64_t code, uint64_t instr);
+
+/* What a 3.11+ frame at addr is, by its owner byte and code reference. */
+enum py_fclass {
+	PYF_CODE,        /* a Python frame */
+	PYF_SHIM,        /* 3.12+: the shim starting an eval-loop call */
+	PYF_HALF_MADE,   /* on the C stack but no shim yet: being set up */
+	PYF_BAD,         /* no frame: the chain went astray */
+};
+/* Learns the shims' code object (rt->shim_code) on the way. acts may be
+ * NULL; its cstack_lo/hi bound the thread's C stack. */
+enum py_fclass py_frame_class(struct py_runtime *rt, const struct py_activations *acts,
+			      uint64_t addr, int owner, uint64_t code);
+
 /* runtime.c */
 int py_tmap_lookup(struct py_runtime *rt, pid_t tid, struct py_tmap_entry *out);
 void py_tmap_refresh(struct py_runtime *rt);

@@ -146,15 +146,57 @@ static int read_speculative(struct walk *w, uint64_t tstate, size_t tslen)
 /* The frames pushed since the last activation end form one activation,
  * anchored at the C-stack address anchor (0: not known yet). An empty one is
  * dropped (3.15's base frame, or a shim whose frame is not pushed yet). */
-static void end_activation(struct walk *w, uint64_t anchor)
+void py_acts_end(struct py_activations *a, int n, uint64_t anchor)
 {
-	struct py_activations *a = w->acts;
-
-	if (!a || a->n >= PY_MAX_ACTIVATIONS || w->n == (a->n ? a->end[a->n - 1] : 0))
+	if (!a || a->n >= PY_MAX_ACTIVATIONS || n == (a->n ? a->end[a->n - 1] : 0))
 		return;
-	a->end[a->n] = w->n;
+	a->end[a->n] = n;
 	a->anchor[a->n] = anchor;
 	a->n++;
+}
+
+static void end_activation(struct walk *w, uint64_t anchor)
+{
+	py_acts_end(w->acts, w->n, anchor);
+}
+
+int32_t py_lasti_index(const struct py_layout *L, int32_t lasti)
+{
+	/* 3.8/3.9 count f_lasti in bytes, 3.10 in code units. */
+	return lasti < 0 ? -1 : (py_at_least(L, 3, 10) ? lasti : lasti / 2);
+}
+
+int32_t py_instr_index(const struct py_layout *L, uint64_t code, uint64_t instr)
+{
+	uint64_t start = code + (uint64_t)L->co_code_adaptive;
+	int64_t idx = ((int64_t)instr - (int64_t)start) / 2;
+	return idx < -1 || idx > (1 << 24) ? -1 : (int32_t)idx;
+}
+
+enum py_fclass py_frame_class(struct py_runtime *rt, const struct py_activations *acts,
+			      uint64_t addr, int owner, uint64_t code)
+{
+	const struct py_layout *L = &rt->L;
+	/* 3.12+: owner >= 3 marks the C-stack shim that starts an eval-loop
+	 * activation (and 3.15's base frame): not a Python frame. Every
+	 * shim has the same code (3.12's trampoline, later Py_None), so a
+	 * shim caught before its owner byte was stored is known by it. */
+	int shim_owner = owner == 3 || owner == 4;
+	int on_cstack = acts && addr >= acts->cstack_lo && addr < acts->cstack_hi;
+	int shim = shim_owner || (rt->shim_code && code == rt->shim_code);
+	/* On the C stack only shims live; one that does not look like
+	 * one is being set up (its stores not yet made), and its link
+	 * to the caller cannot be trusted either. */
+	if (py_at_least(L, 3, 12) && on_cstack && !shim)
+		return PYF_HALF_MADE;
+	if (py_at_least(L, 3, 12) && shim) {
+		if (shim_owner && (on_cstack || !acts || !acts->cstack_hi))
+			rt->shim_code = code;
+		return PYF_SHIM;
+	}
+	/* An owner no frame has, or a misaligned code reference: memory
+	 * that is no frame (any more). */
+	return owner > 4 || (code & 7) ? PYF_BAD : PYF_CODE;
 }
 
 static int push(struct walk *w, uint64_t code, int32_t idx)
@@ -263,9 +305,7 @@ static void walk_frame_objects(struct walk *w, uint64_t addr)
 			*w->flags |= PY_STACK_TORN;
 			break;
 		}
-		int32_t lasti = i32_at(f, L->fr_lasti);
-		/* 3.8/3.9 count f_lasti in bytes, 3.10 in code units. */
-		int32_t idx = lasti < 0 ? -1 : (py_at_least(L, 3, 10) ? lasti : lasti / 2);
+		int32_t idx = py_lasti_index(L, i32_at(f, L->fr_lasti));
 		if (push(w, u64_at(f, L->fr_code), idx) < 0)
 			break;
 		end_activation(w, 0);   /* one eval-loop call per frame */
@@ -319,23 +359,8 @@ static void walk_interp_frames(struct walk *w, uint64_t addr, uint64_t chunk)
 		uint64_t prev = u64_at(f, L->fr_back);
 		int owner = L->fr_owner >= 0 ? f[L->fr_owner] : 0;
 		uint64_t code = u64_at(f, L->fr_code) & code_mask;
-		/* 3.12+: owner >= 3 marks the C-stack shim that starts an eval-loop
-		 * activation (and 3.15's base frame): not a Python frame. Every
-		 * shim has the same code (3.12's trampoline, later Py_None), so a
-		 * shim caught before its owner byte was stored is known by it. */
-		int shim_owner = owner == 3 || owner == 4;
-		int on_cstack = w->acts && addr >= w->acts->cstack_lo && addr < w->acts->cstack_hi;
-		int shim = shim_owner || (w->rt->shim_code && code == w->rt->shim_code);
-		/* On the C stack only shims live; one that does not look like
-		 * one is being set up (its stores not yet made), and its link
-		 * to the caller cannot be trusted either. */
-		if (py_at_least(L, 3, 12) && on_cstack && !shim) {
-			*w->flags |= PY_STACK_TORN;
-			break;
-		}
-		if (py_at_least(L, 3, 12) && shim) {
-			if (shim_owner && (on_cstack || !w->acts || !w->acts->cstack_hi))
-				w->rt->shim_code = code;
+		enum py_fclass fc = py_frame_class(w->rt, w->acts, addr, owner, code);
+		if (fc == PYF_SHIM) {
 			end_activation(w, addr);  /* the shim is a local of that call */
 			proper_end = 1;
 			addr = prev;
@@ -343,20 +368,15 @@ static void walk_interp_frames(struct walk *w, uint64_t addr, uint64_t chunk)
 		}
 		/* A chain followed into memory that is no frame any more (a C
 		 * stack reused since, when a call from C returned during the
-		 * read): an owner no frame has, a misaligned code reference, or
-		 * a thread-owned frame outside the thread's data stack. */
-		if (owner > 4 || (code & 7) ||
+		 * read), or a thread-owned frame outside the thread's data
+		 * stack. */
+		if (fc != PYF_CODE ||
 		    (owner == 0 && chunk && !(w->win && addr >= w->lo && addr < w->hi) &&
 		     chunk_of(w, addr, chunk) < 0)) {
 			*w->flags |= PY_STACK_TORN;
 			break;
 		}
-		uint64_t instr = u64_at(f, L->fr_instr);
-		uint64_t start = code + (uint64_t)L->co_code_adaptive;
-		int64_t idx = ((int64_t)instr - (int64_t)start) / 2;
-		if (idx < -1 || idx > (1 << 24))
-			idx = -1;
-		if (push(w, code, (int32_t)idx) < 0)
+		if (push(w, code, py_instr_index(L, code, u64_at(f, L->fr_instr))) < 0)
 			break;
 		/* 3.11: the oldest frame of an activation says so. */
 		proper_end = L->fr_is_entry >= 0 && f[L->fr_is_entry];
