@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <linux/types.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "internal.h"
 #include "../bpf/pystack_abi.h"
@@ -95,6 +96,18 @@ int py_stack_from_record(struct py_runtime *rt, const struct pystack_record *rec
 
 	*flags = 0;
 	*deep = 0;
+	/* The record's code objects were alive at its sample, but a cached
+	 * decode of one of those addresses may be of an object freed before
+	 * then (CPython reuses freed blocks at once). Cached names are trusted
+	 * when confirmed after the sample, as for a stack read from user space:
+	 * a record newer than the last confirmation round starts a new one, so
+	 * a batch of records costs one round, not one per record. */
+	if (rec->time >= rt->seq_ns) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		rt->seq++;
+		rt->seq_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	}
 	if (acts) {
 		acts->n = 0;
 		acts->torn = 0;

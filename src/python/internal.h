@@ -94,6 +94,7 @@ struct py_runtime {
 	struct py_spec *spec;
 	size_t spec_cap, spec_count;
 	uint64_t seq;                /* stack reads so far */
+	uint64_t seq_ns;             /* CLOCK_MONOTONIC when a record last began one */
 
 	/* code cache, open addressing on the address */
 	struct py_code *codes;

@@ -235,3 +235,34 @@ def test_threads_started_after_attach(python, spawn, pyrometer, tmp_path, procs)
         assert totals.get(name, (0, 0))[0] > 0, \
             "%s (thread %d, started after attach) has no samples%s" % (name, late[name], rec.context)
     assert rec.summary.threads >= 2, "summary counts %d threads%s" % (rec.summary.threads, rec.context)
+
+
+def test_reused_code_address_shows_new_function(python, spawn, pyrometer, tmp_path, procs):
+    """A code object freed and another made at its address: the new one's
+    samples carry its own name, not the one decoded earlier at that address."""
+    t = spawn(python, "code_reuse.py")
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    out = outdir / "profile.csv"
+    cmd = [pyrometer, "record", "-p", str(t.pid), "-F", "500", "-o", str(out)]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    procs.append(p)
+    pyro.wait_attached(p)
+    t.trigger()
+    reuse = t.wait_file(str(t.ready_path) + ".reuse")
+    assert reuse["reused"], "the workload found no reused code address in %d tries" % reuse["tries"]
+    try:
+        stdout, stderr = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        pyro.fail("pyrometer record (no -d) still running 60 s after its target finished")
+    rec = pyro.finish_recording(subprocess.CompletedProcess(cmd, p.returncode, stdout, stderr), out)
+    totals = pyro.function_totals(rec.rows)
+    alpha = totals.get("alpha_phase", (0, 0))[0]
+    omega = totals.get("omega_phase", (0, 0))[0]
+    # 0.3 s of CPU each at 500 Hz: about 150 samples each.  Were omega_phase
+    # named by the stale entry, its samples would all be alpha_phase's.
+    assert alpha + omega >= 100, "only %d samples in the two phases%s" % (alpha + omega, rec.context)
+    share = omega / (alpha + omega)
+    assert 0.3 <= share <= 0.7, \
+        "omega_phase holds %d of %d samples (%.0f%%, expected about 50%%: equal CPU time)%s" % (
+            omega, alpha + omega, 100 * share, rec.context)
