@@ -190,25 +190,36 @@ def test_hostile_names_escaped(python, spawn, pyrometer, tmp_path):
             "no collapsed frame starting with %r%s" % (prefix, rec.context)
 
 
+class Attached:
+    """`pyrometer record -p PID -F 500 -o DIR/profile.csv EXTRA...` on a
+    workload waiting for its trigger: started, attached, then the trigger."""
+
+    def __init__(self, pyrometer, t, outdir, procs, extra=()):
+        outdir.mkdir()
+        self.out = outdir / "profile.csv"
+        self.cmd = [pyrometer, "record", "-p", str(t.pid), "-F", "500", "-o", str(self.out)]
+        self.cmd += list(extra)
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        procs.append(self.proc)
+        pyro.wait_attached(self.proc)
+        t.trigger()
+
+    def finish(self, what):
+        """Waits for pyrometer's exit (what: the situation, for the failure)."""
+        try:
+            stdout, stderr = self.proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            pyro.fail("pyrometer record still running 60 s after " + what)
+        res = subprocess.CompletedProcess(self.cmd, self.proc.returncode, stdout, stderr)
+        return pyro.finish_recording(res, self.out)
+
+
 def test_target_exits_during_recording(python, spawn, pyrometer, tmp_path, procs):
     t = spawn(python, "exit_midway.py")
     t.reap_in_background()
-    outdir = tmp_path / "out"
-    outdir.mkdir()
-    out = outdir / "profile.csv"
-    cmd = [pyrometer, "record", "-p", str(t.pid), "-F", "500", "-o", str(out)]
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    procs.append(p)
-    pyro.wait_attached(p)
-    t.trigger()
-    try:
-        stdout, stderr = p.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        pyro.fail("pyrometer record (no -d) still running 60 s after its target was told to exit "
-                  "(target status %s)" % t.proc.poll())
-    res = subprocess.CompletedProcess(cmd, p.returncode, stdout, stderr)
+    run = Attached(pyrometer, t, tmp_path / "out", procs)
+    rec = run.finish("its target was told to exit (no -d)")
     assert t.proc.wait(timeout=30) == 0, "workload failed: %s" % t.stderr()
-    rec = pyro.finish_recording(res, out)
     got = pyro.function_totals(rec.rows).get("finishing_work", (0, 0))[0]
     # 0.5 s of CPU at 500 Hz is about 250 samples.
     assert got >= 25, "only %d samples in finishing_work (0.5 s of CPU at 500 Hz)%s" % (got, rec.context)
@@ -216,20 +227,9 @@ def test_target_exits_during_recording(python, spawn, pyrometer, tmp_path, procs
 
 def test_threads_started_after_attach(python, spawn, pyrometer, tmp_path, procs):
     t = spawn(python, "late_threads.py")
-    outdir = tmp_path / "out"
-    outdir.mkdir()
-    out = outdir / "profile.csv"
-    cmd = [pyrometer, "record", "-p", str(t.pid), "-F", "500", "-d", "3", "-o", str(out)]
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    procs.append(p)
-    pyro.wait_attached(p)
-    t.trigger()
+    run = Attached(pyrometer, t, tmp_path / "out", procs, ["-d", "3"])
     late = t.wait_file(str(t.ready_path) + ".late")["tids"]
-    try:
-        stdout, stderr = p.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        pyro.fail("pyrometer record -d 3 still running after 60 s")
-    rec = pyro.finish_recording(subprocess.CompletedProcess(cmd, p.returncode, stdout, stderr), out)
+    rec = run.finish("it started, with -d 3")
     totals = pyro.function_totals(rec.rows)
     for name in sorted(late):
         assert totals.get(name, (0, 0))[0] > 0, \
@@ -241,21 +241,10 @@ def test_reused_code_address_shows_new_function(python, spawn, pyrometer, tmp_pa
     """A code object freed and another made at its address: the new one's
     samples carry its own name, not the one decoded earlier at that address."""
     t = spawn(python, "code_reuse.py")
-    outdir = tmp_path / "out"
-    outdir.mkdir()
-    out = outdir / "profile.csv"
-    cmd = [pyrometer, "record", "-p", str(t.pid), "-F", "500", "-o", str(out)]
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    procs.append(p)
-    pyro.wait_attached(p)
-    t.trigger()
+    run = Attached(pyrometer, t, tmp_path / "out", procs)
     reuse = t.wait_file(str(t.ready_path) + ".reuse")
     assert reuse["reused"], "the workload found no reused code address in %d tries" % reuse["tries"]
-    try:
-        stdout, stderr = p.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        pyro.fail("pyrometer record (no -d) still running 60 s after its target finished")
-    rec = pyro.finish_recording(subprocess.CompletedProcess(cmd, p.returncode, stdout, stderr), out)
+    rec = run.finish("its target's last phase began (no -d)")
     totals = pyro.function_totals(rec.rows)
     alpha = totals.get("alpha_phase", (0, 0))[0]
     omega = totals.get("omega_phase", (0, 0))[0]
