@@ -101,21 +101,18 @@ lint-man:
 	@out=$$(mandoc -T lint -W warning man/pyrometer.1 $(wildcard man/pyrometer-format.5) 2>&1); \
 	if [ -n "$$out" ]; then echo "$$out"; exit 1; fi; echo "man page: lint clean"
 
-# Twice: with the default backend (BPF as root), then the tests that check
-# where samples and events land again with the user-space backend, on one
-# interpreter of each frame layout (3.8: frame objects; 3.11 pyenv and
-# Debian's static build: C-stack markers; 3.12: shims; 3.15: 3.13+'s
-# current frame and tagged code references), which keeps make check within
-# 20 minutes on two cores. Output formats, report, top and the CLI come
-# after the raw sample, which is the same from either backend: they run once.
-FUNCTIONAL_STACK_TESTS := tests/functional/test_record.py tests/functional/test_native.py \
-                          tests/functional/test_events.py
+# Twice: with the default backend (BPF as root) on every interpreter, then
+# again with the user-space backend on one interpreter of each frame layout
+# (3.8: frame objects; 3.11 pyenv and Debian's static build: C-stack markers;
+# 3.12: shims; 3.15: 3.13+'s current frame and tagged code references), which
+# keeps make check within 20 minutes on two cores. Tests that pick their
+# backends themselves (explicit_backend) run in the first pass only.
 FUNCTIONAL_USER_PYTHONS := py3.8,py3.11,deb3.11,py3.12,py3.15
 
 functional: pyrometer
 	$(PYTHON) -m pytest -q -rs tests/functional
 	PYROMETER_BACKEND=user PYROMETER_TEST_PYTHONS=$(FUNCTIONAL_USER_PYTHONS) \
-	    $(PYTHON) -m pytest -q -m "not explicit_backend" $(FUNCTIONAL_STACK_TESTS)
+	    $(PYTHON) -m pytest -q -m "not explicit_backend" tests/functional
 
 # The functional tier against a pyrometer built with ASan and UBSan (not part
 # of check: it doubles the tier's time; run it before changing the sampler).
