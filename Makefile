@@ -103,11 +103,11 @@ lint-man:
 
 # Twice: with the default backend (BPF as root) on every interpreter, then
 # again with the user-space backend on one interpreter of each frame layout
-# (3.8: frame objects; 3.11 pyenv and Debian's static build: C-stack markers;
-# 3.12: shims; 3.15: 3.13+'s current frame and tagged code references), which
-# keeps make check within 20 minutes on two cores. Tests that pick their
+# (3.8: frame objects; Debian's static, stripped 3.11: C-stack markers; 3.12:
+# shims; 3.15: 3.13+'s current frame and tagged code references), which keeps
+# make check within 20 minutes on two cores. Tests that pick their
 # backends themselves (explicit_backend) run in the first pass only.
-FUNCTIONAL_USER_PYTHONS := py3.8,py3.11,deb3.11,py3.12,py3.15
+FUNCTIONAL_USER_PYTHONS := py3.8,deb3.11,py3.12,py3.15
 
 functional: pyrometer
 	$(PYTHON) -m pytest -q -rs tests/functional
