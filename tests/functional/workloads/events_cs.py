@@ -49,11 +49,12 @@ def drive():
     os.close(rep_w)
     announced = False
     while time.monotonic() < _common.DEADLINE:
-        # short compute phases: on a busy machine the scheduler preempts a
-        # computing thread every few milliseconds, and those switches are
-        # the compute function's
+        # compute phases of some 4-8 ms: long enough that compute holds
+        # most of the CPU time (the 20 round trips cost ~1-3 ms of it),
+        # short enough that the scheduler's preemptions of a computing
+        # thread on a busy machine (those switches are compute's) stay few
         wait_for_bytes(req_w, rep_r, 20)
-        compute(40000)
+        compute(80000)
         if not announced:
             _common.ready()
             announced = True
