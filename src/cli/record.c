@@ -435,10 +435,11 @@ static int cover_threads(struct proc *p)
 		 * in more ways than ESRCH (ENODEV from a step on its dead
 		 * events): it is simply gone. One that is still there gets a
 		 * second try before its error counts. */
-		if (e < 0 && e != -ESRCH && !thread_gone(p->pid, tids[i]))
+		if (e < 0 && e != -ESRCH && !thread_gone(p->pid, tids[i])) {
 			e = perf_set_add_thread(&p->perf, tids[i]);
-		if (e < 0 && e != -ESRCH && !thread_gone(p->pid, tids[i]) && !err)
-			err = e;
+			if (e < 0 && e != -ESRCH && !thread_gone(p->pid, tids[i]) && !err)
+				err = e;
+		}
 	}
 	return err;
 }
